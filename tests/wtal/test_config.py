@@ -1,0 +1,85 @@
+"""YAML configs validated by the schema: errors name the key and the file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from wtal.config import load_config
+from wtal.errors import ConfigError
+
+ROOT = Path(__file__).resolve().parents[2]
+
+GOOD = """
+dataset:
+  name: tiny
+  format: activitynet
+  annotations: data/gt.json
+"""
+
+
+def write(tmp_path, text):
+    path = tmp_path / "cfg.yaml"
+    path.write_text(text)
+    return path
+
+
+def test_defaults_are_filled_in(tmp_path):
+    config = load_config(write(tmp_path, GOOD))
+    assert config["results_dir"] == "results"
+    assert config["dataset"]["features"] is None
+    assert config["evaluation"] == {
+        "tiou": "0.1:0.7:0.1",
+        "units": "seconds",
+        "ambiguous_filter": True,
+    }
+
+
+def test_misspelt_key_is_named_with_a_suggestion(tmp_path):
+    path = write(
+        tmp_path, GOOD.replace("annotations: data/gt.json", "annotations: a\n  featurse: x")
+    )
+    with pytest.raises(ConfigError) as error:
+        load_config(path)
+    message = str(error.value)
+    assert str(path) in message
+    assert "unknown key 'dataset.featurse' (did you mean 'features'?)" in message
+
+
+def test_unknown_top_level_key(tmp_path):
+    with pytest.raises(
+        ConfigError, match=r"cfg.yaml: unknown key 'evalution' \(did you mean 'evaluation'\?\)"
+    ):
+        load_config(write(tmp_path, GOOD + "evalution: {}\n"))
+
+
+def test_wrong_type_and_enum_name_the_key(tmp_path):
+    with pytest.raises(ConfigError, match=r"key 'dataset.format': 'csv' is not one of"):
+        load_config(write(tmp_path, GOOD.replace("format: activitynet", "format: csv")))
+    with pytest.raises(
+        ConfigError,
+        match=r"key 'evaluation.ambiguous_filter': 'yes please' is not of type 'boolean'",
+    ):
+        load_config(write(tmp_path, GOOD + "evaluation:\n  ambiguous_filter: yes please\n"))
+
+
+def test_missing_required_and_bad_yaml(tmp_path):
+    with pytest.raises(ConfigError, match="'dataset' is a required property"):
+        load_config(write(tmp_path, "results_dir: r\n"))
+    with pytest.raises(ConfigError, match="not valid YAML"):
+        load_config(write(tmp_path, "dataset: [\n"))
+    with pytest.raises(ConfigError, match="config file not found"):
+        load_config(tmp_path / "absent.yaml")
+
+
+def test_overrides_are_validated_too(tmp_path):
+    config = load_config(write(tmp_path, GOOD), overrides={"evaluation": {"units": "segments"}})
+    assert config["evaluation"]["units"] == "segments"
+    with pytest.raises(ConfigError, match=r"evaluation\.unit"):
+        load_config(write(tmp_path, GOOD), overrides={"evaluation": {"unit": "segments"}})
+
+
+@pytest.mark.parametrize("path", sorted((ROOT / "config").glob("*.yaml")), ids=lambda p: p.name)
+def test_shipped_configs_are_valid(path):
+    load_config(path)

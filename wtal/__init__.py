@@ -1,0 +1,3 @@
+"""Weakly-supervised temporal action localization: datasets, TSM+VLC, inference, evaluation."""
+
+__version__ = "0.1.0"

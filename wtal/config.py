@@ -1,0 +1,98 @@
+"""One configuration system: YAML files validated against a JSON schema.
+
+Errors name the file and the key; an unknown key also gets the closest known spelling.
+Defaults declared in the schema are filled in, so code reads one complete dictionary.
+"""
+
+from __future__ import annotations
+
+import copy
+import difflib
+import os
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import yaml
+
+from wtal.errors import ConfigError
+
+
+def load_schema(name: str = "config") -> dict[str, Any]:
+    """A schema shipped with the package (``wtal/schemas/<name>.schema.yaml``)."""
+    text = resources.files("wtal").joinpath(f"schemas/{name}.schema.yaml").read_text("utf-8")
+    return yaml.safe_load(text)
+
+
+def _key_path(path: Any) -> str:
+    return ".".join(str(p) for p in path) or "<top level>"
+
+
+def _describe(error: jsonschema.ValidationError) -> str:
+    where = _key_path(error.absolute_path)
+    if error.validator == "additionalProperties":
+        known = list(error.schema.get("properties", {}))
+        extra = [k for k in error.instance if k not in known]
+        parts = []
+        for key in extra:
+            full = f"{where}.{key}" if error.absolute_path else key
+            close = difflib.get_close_matches(key, known, n=1)
+            hint = f" (did you mean '{close[0]}'?)" if close else f" (known: {', '.join(known)})"
+            parts.append(f"unknown key '{full}'{hint}")
+        return "; ".join(parts)
+    if error.validator == "required":
+        return f"{where}: {error.message}"
+    return f"key '{where}': {error.message}"
+
+
+def _fill_defaults(schema: dict[str, Any], data: Any) -> Any:
+    if not isinstance(data, dict) or schema.get("type") != "object":
+        return data
+    for key, sub in schema.get("properties", {}).items():
+        if key not in data and "default" in sub:
+            data[key] = copy.deepcopy(sub["default"])
+        if key not in data and sub.get("type") == "object":
+            data[key] = {}
+        if key in data:
+            data[key] = _fill_defaults(sub, data[key])
+    return data
+
+
+def validate_config(
+    data: Any, source: str | os.PathLike[str] = "<config>", schema: str = "config"
+) -> dict[str, Any]:
+    """Validate ``data`` and return a copy with the schema's defaults filled in."""
+    spec = load_schema(schema)
+    validator = jsonschema.Draft202012Validator(spec)
+    errors = sorted(validator.iter_errors(data), key=lambda e: list(e.absolute_path))
+    if errors:
+        raise ConfigError(source, "; ".join(_describe(e) for e in errors))
+    return _fill_defaults(spec, copy.deepcopy(data))
+
+
+def load_config(
+    path: str | os.PathLike[str], overrides: dict[str, Any] | None = None, schema: str = "config"
+) -> dict[str, Any]:
+    """Read a YAML config, merge ``overrides`` (nested dicts) and validate the result."""
+    file = Path(path)
+    try:
+        data = yaml.safe_load(file.read_text(encoding="utf-8")) or {}
+    except FileNotFoundError:
+        raise ConfigError(file, "config file not found") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(file, f"not valid YAML ({exc})") from None
+    if overrides:
+        data = merge(data, overrides)
+    return validate_config(data, file, schema)
+
+
+def merge(base: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
+    """Recursive dictionary merge; ``update`` wins."""
+    out = copy.deepcopy(base)
+    for key, value in update.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = merge(out[key], value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
