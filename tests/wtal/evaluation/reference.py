@@ -1,0 +1,66 @@
+"""A deliberately simple ActivityNet detection AP, written from the official algorithm's
+description with plain loops, to check the vectorised evaluator against (and as the
+benchmark's baseline). Inputs are plain Python structures.
+
+gt: list of (video, label, start, end); pred: list of (video, label, start, end, score).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def tiou(a: tuple[float, float], b: tuple[float, float]) -> float:
+    inter = max(0.0, min(a[1], b[1]) - max(a[0], b[0]))
+    union = (b[1] - b[0]) + (a[1] - a[0]) - inter
+    return inter / union
+
+
+def class_ap(gt, pred, thresholds) -> list[float]:
+    """AP at each threshold for one class (gt, pred already restricted to it)."""
+    if not pred:
+        return [0.0] * len(thresholds)
+    scores = np.array([p[4] for p in pred])
+    order = [int(i) for i in np.argsort(scores)[::-1]]
+    out = []
+    for thr in thresholds:
+        used = [False] * len(gt)
+        hits = []
+        for i in order:
+            video, _, s, e, _ = pred[i]
+            best, best_iou = None, -1.0
+            for j, (gvideo, _, gs, ge) in enumerate(gt):
+                if gvideo != video or used[j]:
+                    continue
+                overlap = tiou((s, e), (gs, ge))
+                if overlap >= thr and overlap >= best_iou:
+                    best, best_iou = j, overlap
+            if best is not None:
+                used[best] = True
+            hits.append(best is not None)
+        tp = fp = 0
+        precision, recall = [], []
+        for hit in hits:
+            tp += hit
+            fp += not hit
+            precision.append(tp / (tp + fp))
+            recall.append(tp / len(gt))
+        # VOC all-point interpolation: area under the right-maximum of precision.
+        ap, previous_recall = 0.0, 0.0
+        for k in range(len(hits)):
+            if recall[k] != previous_recall:
+                ap += (recall[k] - previous_recall) * max(precision[k:])
+                previous_recall = recall[k]
+        out.append(ap)
+    return out
+
+
+def reference_ap(gt, pred, thresholds) -> np.ndarray:
+    """AP (thresholds x classes), classes in order of first appearance in ``gt``."""
+    classes = list(dict.fromkeys(g[1] for g in gt))
+    ap = np.zeros((len(thresholds), len(classes)))
+    for c, label in enumerate(classes):
+        class_gt = [g for g in gt if g[1] == label]
+        class_pred = [p for p in pred if p[1] == label]
+        ap[:, c] = class_ap(class_gt, class_pred, thresholds)
+    return ap

@@ -1,0 +1,76 @@
+"""Protocol helpers: thresholds, ambiguous filtering, segment units."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from wtal.evaluation.protocol import (
+    filter_ambiguous,
+    ground_truth_to_segments,
+    parse_tiou_thresholds,
+    predictions_to_segments,
+)
+from wtal.evaluation.tables import ground_truth_from_dict, predictions_from_dict
+
+
+def test_parse_ranges_give_the_decimal_values():
+    values = parse_tiou_thresholds("0.1:0.7:0.1")
+    assert values.tolist() == [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7]
+    assert values[2] == 0.3  # not 0.30000000000000004: a tIoU of exactly 3/10 must pass
+    assert parse_tiou_thresholds("0.5:0.95:0.05").size == 10
+    assert parse_tiou_thresholds("0.3,0.5,0.7").tolist() == [0.3, 0.5, 0.7]
+
+
+@pytest.mark.parametrize("spec", ["", "0.1:0.7", "0.7:0.1:0.1", "0:0.5:0.1", "a,b", "1.5"])
+def test_parse_rejects_bad_specs(spec):
+    with pytest.raises(ValueError, match="bad tIoU thresholds"):
+        parse_tiou_thresholds(spec)
+
+
+def preds(rows):
+    results: dict = {}
+    for video, s, e in rows:
+        results.setdefault(video, []).append({"segment": [s, e], "label": "A", "score": 0.5})
+    return predictions_from_dict({"results": results})
+
+
+def test_ambiguous_filter_in_seconds_drops_overlaps_only():
+    pred = preds([("v", 0.0, 1.0), ("v", 1.0, 2.0), ("v", 1.9, 5.0), ("w", 1.5, 1.6), ("v", 7, 8)])
+    kept, dropped = filter_ambiguous(pred, {"v": np.array([[1.5, 2.0], [6.0, 6.5]])})
+    # [0,1] and [7,8] touch nothing; [1,2] and [1.9,5] overlap [1.5,2]; w has no intervals.
+    assert dropped == 2
+    assert list(zip(kept.start.tolist(), kept.end.tolist(), strict=True)) == [
+        (0, 1),
+        (7, 8),
+        (1.5, 1.6),
+    ]
+    touching = preds([("v", 2.0, 3.0)])
+    assert filter_ambiguous(touching, {"v": np.array([[1.5, 2.0]])})[1] == 0
+
+
+def test_ambiguous_filter_in_segments_uses_integer_ranges():
+    # Interval [1.0, 2.0] s -> segments [round(1.5625), round(3.125)) = [2, 3).
+    interval = {"v": np.array([[1.0, 2.0]])}
+    pred = preds([("v", 0.0, 2.0), ("v", 0.0, 2.9), ("v", 2.5, 2.9), ("v", 3.0, 6.0)])
+    kept, dropped = filter_ambiguous(pred, interval, units="segments")
+    # [0,2) misses {2}; [0,2.9)->[0,2) misses; [2.5,2.9)->[2,2) is empty; [3,6) misses.
+    assert dropped == 0 and len(kept) == 4
+    pred = preds([("v", 2.0, 3.0), ("v", 1.0, 5.0)])
+    assert filter_ambiguous(pred, interval, units="segments")[1] == 2
+
+
+def test_segment_units_round_half_to_even_like_python_round():
+    gt = ground_truth_from_dict(
+        {
+            "database": {
+                "v": {"subset": "test", "annotations": [{"segment": [1.6, 2.72], "label": "A"}]}
+            }
+        },
+        "test",
+    )
+    seg = ground_truth_to_segments(gt)
+    # 1.6 * 25/16 = 2.5 -> 2 (half to even); 2.72 * 25/16 = 4.25 -> 4.
+    assert seg.start.tolist() == [round(1.6 * 25 / 16)] == [2.0]
+    assert seg.end.tolist() == [4.0]
+    assert predictions_to_segments(preds([("v", 1.6, 3.2)])).end.tolist() == [5.0]

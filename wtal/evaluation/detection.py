@@ -1,0 +1,187 @@
+"""ActivityNet detection mAP, vectorised, with the official evaluator's semantics.
+
+Semantics (ActivityNet ``eval_detection.py``): per class, predictions are visited in
+descending score order (``argsort()[::-1]`` of the class's scores in file order, so ties fall
+exactly as there); each is matched to the unmatched ground-truth instance of the same video
+and class with the highest tIoU, if that tIoU reaches the threshold, else it is a false
+positive; predictions in videos without ground truth of their class are false positives. AP is
+the VOC all-point interpolated area; mAP is the mean over the classes present in the ground
+truth. Equal-tIoU candidates are taken highest index first, which is what the official code
+does whenever a video holds at most 16 instances of a class (beyond that its order comes from
+numpy's unstable SIMD sort and depends on the processor).
+
+Matching is sequential only within one (class, video) pair, so all pairs advance together:
+step k matches the k-th best prediction of every pair at once, for every threshold at once.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+
+from wtal.evaluation.tables import GroundTruth, Predictions
+
+
+@dataclass(frozen=True)
+class MatchResult:
+    """Per-threshold true-positive flags of the predictions, grouped by class.
+
+    ``order`` lists prediction rows class by class, each class in evaluation (descending
+    score) order; ``class_bounds[c]:class_bounds[c + 1]`` is class ``c``'s slice of it and of
+    ``true_positive`` (shape: thresholds x len(order)).
+    """
+
+    order: np.ndarray
+    class_bounds: np.ndarray
+    true_positive: np.ndarray
+    num_positives: np.ndarray
+
+
+def segment_tiou(
+    pred_start: np.ndarray, pred_end: np.ndarray, gt_start: np.ndarray, gt_end: np.ndarray
+) -> np.ndarray:
+    """Temporal IoU, broadcasting; same operation order as the official evaluator."""
+    intersection = np.clip(np.minimum(pred_end, gt_end) - np.maximum(pred_start, gt_start), 0, None)
+    union = (gt_end - gt_start) + (pred_end - pred_start) - intersection
+    return intersection / union
+
+
+def interpolated_average_precision(precision: np.ndarray, recall: np.ndarray) -> float:
+    """VOC all-point interpolated AP of one precision-recall curve."""
+    mprec = np.hstack([[0.0], precision, [0.0]])
+    mrec = np.hstack([[0.0], recall, [1.0]])
+    mprec = np.maximum.accumulate(mprec[::-1])[::-1]
+    idx = np.where(mrec[1:] != mrec[:-1])[0] + 1
+    return float(np.sum((mrec[idx] - mrec[idx - 1]) * mprec[idx]))
+
+
+def _align(gt: GroundTruth, pred: Predictions) -> tuple[np.ndarray, np.ndarray]:
+    """Map prediction labels to ground-truth class indices (-1: unknown) and videos (-1)."""
+    class_index = {name: i for i, name in enumerate(gt.classes)}
+    video_index = {vid: i for i, vid in enumerate(gt.video_ids)}
+    label_map = np.array([class_index.get(name, -1) for name in pred.labels], dtype=np.int64)
+    video_map = np.array([video_index.get(vid, -1) for vid in pred.video_ids], dtype=np.int64)
+    label = label_map[pred.label] if pred.label.size else pred.label.copy()
+    video = video_map[pred.video] if pred.video.size else pred.video.copy()
+    return label, video
+
+
+def match_predictions(
+    gt: GroundTruth, pred: Predictions, tiou_thresholds: np.ndarray
+) -> MatchResult:
+    """Greedy matching of every prediction at every threshold (official semantics)."""
+    thresholds = np.asarray(tiou_thresholds, dtype=np.float64).reshape(-1)
+    n_classes = len(gt.classes)
+    label, video = _align(gt, pred)
+    unknown = label < 0
+    if unknown.any():
+        names = sorted({pred.labels[i] for i in np.unique(pred.label[unknown])})
+        warnings.warn(
+            f"ignored {int(unknown.sum())} predictions of {len(names)} classes absent from "
+            f"the ground truth: {', '.join(names)}",
+            stacklevel=2,
+        )
+    kept = np.flatnonzero(~unknown)
+
+    # Class by class, official visiting order: argsort of the scores in file order, reversed.
+    by_class = kept[np.argsort(label[kept], kind="stable")]
+    class_bounds = np.zeros(n_classes + 1, dtype=np.int64)
+    class_bounds[1:] = np.cumsum(np.bincount(label[by_class], minlength=n_classes))
+    order = np.empty_like(by_class)
+    for c in range(n_classes):
+        rows = by_class[class_bounds[c] : class_bounds[c + 1]]
+        order[class_bounds[c] : class_bounds[c + 1]] = rows[np.argsort(pred.score[rows])[::-1]]
+
+    p_label, p_video = label[order], video[order]
+    p_start, p_end = pred.start[order], pred.end[order]
+    true_positive = np.zeros((thresholds.size, order.size), dtype=bool)
+    num_positives = np.bincount(gt.label, minlength=n_classes)
+
+    # Ground truth grouped by (class, video), file order kept inside a group.
+    n_videos = max(len(gt.video_ids), 1)
+    gt_key = gt.label * n_videos + gt.video
+    gt_sort = np.argsort(gt_key, kind="stable")
+    gt_keys, gt_first, gt_count = np.unique(gt_key[gt_sort], return_index=True, return_counts=True)
+
+    # Each prediction's ground-truth group; predictions without one stay false positives.
+    p_key = p_label * n_videos + p_video
+    group = np.searchsorted(gt_keys, p_key)
+    in_range = group < gt_keys.size
+    has_gt = (p_video >= 0) & in_range
+    has_gt[has_gt] = gt_keys[group[has_gt]] == p_key[has_gt]
+    rows = np.flatnonzero(has_gt)
+    if rows.size == 0:
+        return MatchResult(order, class_bounds, true_positive, num_positives)
+    rows = rows[np.argsort(group[rows], kind="stable")]
+    groups, first, count = np.unique(group[rows], return_index=True, return_counts=True)
+    by_size = np.argsort(-count, kind="stable")
+    groups, first, count = groups[by_size], first[by_size], count[by_size]
+
+    # Ground truth of the groups that have predictions, padded (groups x most instances).
+    n_gt = gt_count[groups]
+    width = int(n_gt.max())
+    column = np.arange(width)
+    valid = column[None, :] < n_gt[:, None]
+    member = gt_sort[gt_first[groups][:, None] + np.minimum(column[None, :], n_gt[:, None] - 1)]
+    g_start, g_end = gt.start[member], gt.end[member]
+    locked = np.zeros((thresholds.size, groups.size, width), dtype=bool)
+    active_at = np.searchsorted(-count, -np.arange(1, int(count[0]) + 1), side="right")
+    width_at = np.maximum.accumulate(n_gt)  # instances to look at when the first k groups run
+    thr = thresholds[:, None, None]
+    for k, active in enumerate(active_at):
+        w = int(width_at[active - 1])
+        at = rows[first[:active] + k]
+        tiou = segment_tiou(
+            p_start[at, None], p_end[at, None], g_start[:active, :w], g_end[:active, :w]
+        )
+        eligible = (tiou >= thr) & valid[:active, :w] & ~locked[:, :active, :w]
+        t_idx, a_idx = np.nonzero(eligible.any(axis=2))
+        if t_idx.size == 0:
+            continue
+        # Highest tIoU among the eligible; ties go to the highest instance index.
+        candidates = np.where(eligible[t_idx, a_idx], tiou[a_idx], -1.0)[:, ::-1]
+        best = w - 1 - np.argmax(candidates, axis=1)
+        locked[t_idx, a_idx, best] = True
+        true_positive[t_idx, at[a_idx]] = True
+    return MatchResult(order, class_bounds, true_positive, num_positives)
+
+
+def average_precision_per_class(match: MatchResult) -> np.ndarray:
+    """AP (thresholds x classes) from a matching; a class without predictions scores 0."""
+    n_thresholds = match.true_positive.shape[0]
+    n_classes = match.class_bounds.size - 1
+    ap = np.zeros((n_thresholds, n_classes))
+    for c in range(n_classes):
+        lo, hi = match.class_bounds[c], match.class_bounds[c + 1]
+        if hi == lo or match.num_positives[c] == 0:
+            continue
+        tp = match.true_positive[:, lo:hi].astype(np.float64)
+        tp_cumsum = np.cumsum(tp, axis=1)
+        fp_cumsum = np.cumsum(1.0 - tp, axis=1)
+        recall = tp_cumsum / float(match.num_positives[c])
+        precision = tp_cumsum / (tp_cumsum + fp_cumsum)
+        for t in range(n_thresholds):
+            ap[t, c] = interpolated_average_precision(precision[t], recall[t])
+    return ap
+
+
+def precision_recall_curves(
+    match: MatchResult, threshold_index: int
+) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Per class (precision, recall) arrays at one threshold, in score order."""
+    curves = []
+    for c in range(match.class_bounds.size - 1):
+        lo, hi = match.class_bounds[c], match.class_bounds[c + 1]
+        tp = match.true_positive[threshold_index, lo:hi].astype(np.float64)
+        tp_cumsum = np.cumsum(tp)
+        n = np.arange(1, tp.size + 1, dtype=np.float64)
+        positives = max(int(match.num_positives[c]), 1)
+        curves.append((tp_cumsum / n, tp_cumsum / positives))
+    return curves
+
+
+def detection_ap(gt: GroundTruth, pred: Predictions, tiou_thresholds: np.ndarray) -> np.ndarray:
+    """AP per threshold and class (rows: thresholds, columns: ``gt.classes``)."""
+    return average_precision_per_class(match_predictions(gt, pred, tiou_thresholds))

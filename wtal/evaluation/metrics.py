@@ -1,0 +1,216 @@
+"""The evaluator's front door: files in, metrics dictionary out."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import warnings
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from wtal.evaluation import classification
+from wtal.evaluation.detection import average_precision_per_class, match_predictions
+from wtal.evaluation.protocol import (
+    Units,
+    filter_ambiguous,
+    ground_truth_to_segments,
+    predictions_to_segments,
+)
+from wtal.evaluation.tables import (
+    GroundTruth,
+    Predictions,
+    ground_truth_from_dict,
+    load_ambiguous_file,
+    predictions_from_dict,
+    read_json,
+    video_scores_from_dict,
+)
+
+#: Ranges over which THUMOS14 papers average mAP (reported when all their thresholds are used).
+AVERAGE_RANGES: tuple[tuple[float, float], ...] = ((0.1, 0.5), (0.3, 0.7), (0.1, 0.7))
+
+
+@dataclass(frozen=True)
+class DetectionMetrics:
+    tiou: np.ndarray
+    ap: np.ndarray  # thresholds x classes
+    classes: tuple[str, ...]
+    counts: dict[str, int]
+    protocol: dict[str, Any]
+    classification_map: float | None = None
+    classification_ap: dict[str, float] = field(default_factory=dict)
+    notes: tuple[str, ...] = ()
+
+    @property
+    def map(self) -> np.ndarray:
+        return self.ap.mean(axis=1) if self.ap.size else np.zeros(self.tiou.size)
+
+    @property
+    def average_map(self) -> float:
+        return float(self.map.mean())
+
+    def range_averages(self) -> dict[str, float]:
+        """Mean mAP over the standard THUMOS14 ranges whose thresholds were all evaluated."""
+        out = {}
+        for lo, hi in AVERAGE_RANGES:
+            inside = (self.tiou >= lo - 1e-9) & (self.tiou <= hi + 1e-9)
+            wanted = round((hi - lo) / 0.1) + 1
+            if inside.sum() == wanted:
+                out[f"{lo:g}:{hi:g}"] = float(self.map[inside].mean())
+        return out
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "tiou": [float(t) for t in self.tiou],
+            "mAP": [float(m) for m in self.map],
+            "average_mAP": self.average_map,
+            "average_mAP_ranges": self.range_averages(),
+            "per_class_AP": {
+                c: [float(a) for a in self.ap[:, i]] for i, c in enumerate(self.classes)
+            },
+            "counts": dict(self.counts),
+            "protocol": dict(self.protocol),
+        }
+        if self.classification_map is not None:
+            out["classification_mAP"] = self.classification_map
+            out["classification_per_class_AP"] = dict(self.classification_ap)
+        if self.notes:
+            out["notes"] = list(self.notes)
+        return out
+
+
+def _classification(
+    gt: GroundTruth, video_scores: dict[str, dict[str, float]]
+) -> tuple[float, dict[str, float]]:
+    classes = sorted({name for names in gt.video_labels.values() for name in names})
+    index = {name: i for i, name in enumerate(classes)}
+    scores = np.full((len(gt.video_ids), len(classes)), -np.inf)
+    labels = np.zeros_like(scores, dtype=bool)
+    for v, vid in enumerate(gt.video_ids):
+        for name in gt.video_labels.get(vid, ()):
+            labels[v, index[name]] = True
+        for name, value in video_scores.get(vid, {}).items():
+            if name in index:
+                scores[v, index[name]] = value
+    ap = classification.average_precision_per_class(scores, labels)
+    per_class = {c: float(ap[i]) for i, c in enumerate(classes) if np.isfinite(ap[i])}
+    mean = float(np.mean(list(per_class.values()))) if per_class else float("nan")
+    return mean, per_class
+
+
+def evaluate_detection(
+    gt: GroundTruth,
+    pred: Predictions,
+    tiou_thresholds: np.ndarray,
+    *,
+    units: Units = "seconds",
+    filter_ambiguous_intervals: bool = False,
+    video_scores: dict[str, dict[str, float]] | None = None,
+    sources: dict[str, str] | None = None,
+) -> DetectionMetrics:
+    """Detection mAP of ``pred`` against ``gt`` under the chosen protocol.
+
+    The protocol is recorded in the result: units, ambiguous filtering, subset sources.
+    """
+    notes: list[str] = []
+    known_label = np.array([name in set(gt.classes) for name in pred.labels], dtype=bool)
+    known_video = np.array([vid in set(gt.video_ids) for vid in pred.video_ids], dtype=bool)
+    unknown_rows = int((~known_label[pred.label]).sum()) if len(pred) else 0
+    without_gt = int((~known_video[pred.video]).sum()) if len(pred) else 0
+    dropped = 0
+    if units == "segments":
+        gt, pred = ground_truth_to_segments(gt), predictions_to_segments(pred)
+    if filter_ambiguous_intervals:
+        if not gt.ambiguous:
+            notes.append("ambiguous filtering asked for, but the ground truth has no intervals")
+        pred, dropped = filter_ambiguous(pred, gt.ambiguous, units)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        match = match_predictions(gt, pred, tiou_thresholds)
+    for warning in caught:
+        notes.append(str(warning.message))
+        warnings.warn(warning.message, stacklevel=2)
+    ap = average_precision_per_class(match)
+    cls_map, cls_ap = (None, {})
+    if video_scores:
+        cls_map, cls_ap = _classification(gt, video_scores)
+    counts = {
+        "ground_truth_instances": len(gt),
+        "ground_truth_videos": len(gt.video_ids),
+        "classes": len(gt.classes),
+        "predictions": len(pred) + dropped,
+        "predictions_of_unknown_classes": unknown_rows,
+        "predictions_in_videos_without_ground_truth": without_gt,
+        "predictions_dropped_ambiguous": dropped,
+    }
+    protocol = {
+        "units": units,
+        "ambiguous_filter": bool(filter_ambiguous_intervals),
+        "matching": "ActivityNet greedy, VOC all-point interpolated AP",
+        **(sources or {}),
+    }
+    return DetectionMetrics(
+        tiou=np.asarray(tiou_thresholds, dtype=np.float64),
+        ap=ap,
+        classes=gt.classes,
+        counts=counts,
+        protocol=protocol,
+        classification_map=cls_map,
+        classification_ap=cls_ap,
+        notes=tuple(notes),
+    )
+
+
+def format_table(metrics: DetectionMetrics) -> str:
+    """Plain-text table: mAP (%) per threshold, then the range averages."""
+    head = ["tIoU"] + [f"{t:g}" for t in metrics.tiou]
+    row = ["mAP (%)"] + [f"{100 * m:.2f}" for m in metrics.map]
+    averages = metrics.range_averages() or {"all": metrics.average_map}
+    head += [f"avg {k}" for k in averages]
+    row += [f"{100 * v:.2f}" for v in averages.values()]
+    widths = [max(len(a), len(b)) for a, b in zip(head, row, strict=True)]
+    lines = [
+        "  ".join(h.rjust(w) for h, w in zip(head, widths, strict=True)),
+        "  ".join(r.rjust(w) for r, w in zip(row, widths, strict=True)),
+    ]
+    if metrics.classification_map is not None:
+        lines.append(f"classification mAP (%): {100 * metrics.classification_map:.2f}")
+    return "\n".join(lines)
+
+
+def evaluate_files(
+    ground_truth: str | os.PathLike[str],
+    predictions: str | os.PathLike[str],
+    subset: str,
+    tiou_thresholds: np.ndarray,
+    *,
+    units: Units = "seconds",
+    filter_ambiguous_intervals: bool = False,
+    ambiguous_file: str | os.PathLike[str] | None = None,
+) -> DetectionMetrics:
+    """Evaluate an ActivityNet predictions file against a ground-truth file."""
+    gt = ground_truth_from_dict(read_json(ground_truth), subset, ground_truth)
+    if ambiguous_file is not None:
+        gt = dataclasses.replace(gt, ambiguous=load_ambiguous_file(ambiguous_file))
+        filter_ambiguous_intervals = True
+    data = read_json(predictions)
+    pred = predictions_from_dict(data, predictions)
+    scores = video_scores_from_dict(data, predictions)
+    sources = {
+        "subset": subset,
+        "ground_truth": os.fspath(ground_truth),
+        "predictions": os.fspath(predictions),
+    }
+    if ambiguous_file is not None:
+        sources["ambiguous_file"] = os.fspath(ambiguous_file)
+    return evaluate_detection(
+        gt,
+        pred,
+        tiou_thresholds,
+        units=units,
+        filter_ambiguous_intervals=filter_ambiguous_intervals,
+        video_scores=scores,
+        sources=sources,
+    )

@@ -1,0 +1,100 @@
+"""Evaluation protocols around the matcher: tIoU lists, ambiguous intervals, segment units.
+
+``segments`` units reproduce the authors' THUMOS14 evaluation (W-TALC lineage): ground truth
+rounded to 16-frame segments at 25 fps (``round(t * 25 / 16)``, half to even as Python's
+``round``), predictions given in seconds scaled by the same factor, and ambiguous intervals
+compared as integer segment ranges. ``seconds`` is the standard ActivityNet protocol.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Literal
+
+import numpy as np
+
+from wtal.evaluation.tables import GroundTruth, Predictions
+
+Units = Literal["seconds", "segments"]
+
+#: The feature rate of the published I3D features: one segment = 16 frames at 25 fps.
+SEGMENTS_PER_SECOND = 25.0 / 16.0
+
+
+def parse_tiou_thresholds(spec: str) -> np.ndarray:
+    """``"0.1:0.7:0.1"`` (inclusive range) or ``"0.3,0.5,0.7"`` -> sorted thresholds.
+
+    Range values are rounded to 10 decimals so that 0.3 is the float of ``0.3`` and not
+    ``0.30000000000000004`` (a tIoU of exactly 3/10 must pass a 0.3 threshold).
+    """
+    text = spec.strip()
+    try:
+        if ":" in text:
+            start, stop, step = (float(x) for x in text.split(":"))
+            if step <= 0 or stop < start:
+                raise ValueError
+            count = round((stop - start) / step) + 1
+            values = np.round(np.linspace(start, start + step * (count - 1), count), 10)
+        else:
+            values = np.array([float(x) for x in text.split(",")])
+    except ValueError:
+        raise ValueError(
+            f"bad tIoU thresholds {spec!r}: use start:stop:step (e.g. 0.1:0.7:0.1) "
+            "or a comma list (e.g. 0.3,0.5,0.7)"
+        ) from None
+    if values.size == 0 or not np.all((values > 0) & (values <= 1)):
+        raise ValueError(f"bad tIoU thresholds {spec!r}: each must be in (0, 1]")
+    return values
+
+
+def filter_ambiguous(
+    pred: Predictions, ambiguous: dict[str, np.ndarray], units: Units = "seconds"
+) -> tuple[Predictions, int]:
+    """Drop predictions that overlap an ambiguous interval of their video.
+
+    Returns the kept predictions and how many were dropped. In ``seconds`` an overlap is a
+    positive-length intersection; in ``segments`` (W-TALC) the prediction's integer range
+    ``[int(s), int(e))`` shares a segment with ``[round(a * 25/16), round(b * 25/16))``.
+    """
+    if not ambiguous or len(pred) == 0:
+        return pred, 0
+    drop = np.zeros(len(pred), dtype=bool)
+    order = np.argsort(pred.video, kind="stable")
+    bounds = np.searchsorted(pred.video[order], np.arange(len(pred.video_ids) + 1))
+    for v, vid in enumerate(pred.video_ids):
+        intervals = ambiguous.get(vid)
+        if intervals is None or bounds[v] == bounds[v + 1]:
+            continue
+        rows = order[bounds[v] : bounds[v + 1]]
+        if units == "segments":
+            p_lo = np.trunc(pred.start[rows])[:, None]
+            p_hi = np.trunc(pred.end[rows])[:, None]
+            a_lo = np.round(intervals[:, 0] * SEGMENTS_PER_SECOND)[None, :]
+            a_hi = np.round(intervals[:, 1] * SEGMENTS_PER_SECOND)[None, :]
+            overlap = (np.maximum(p_lo, a_lo) < np.minimum(p_hi, a_hi)) & (a_lo < a_hi)
+        else:
+            lo = np.maximum(pred.start[rows, None], intervals[None, :, 0])
+            hi = np.minimum(pred.end[rows, None], intervals[None, :, 1])
+            overlap = hi > lo
+        drop[rows] = overlap.any(axis=1)
+    return pred.take(~drop), int(drop.sum())
+
+
+def ground_truth_to_segments(gt: GroundTruth) -> GroundTruth:
+    """Ground truth in segment units, rounded as the authors' evaluation did.
+
+    Instances that round to zero length are kept: they can only be matched by predictions
+    that cover them, exactly as in the original protocol.
+    """
+    return dataclasses.replace(
+        gt,
+        start=np.round(gt.start * SEGMENTS_PER_SECOND),
+        end=np.round(gt.end * SEGMENTS_PER_SECOND),
+    )
+
+
+def predictions_to_segments(pred: Predictions) -> Predictions:
+    """Predictions given in seconds, rescaled to segment units (no rounding)."""
+    return dataclasses.replace(
+        pred, start=pred.start * SEGMENTS_PER_SECOND, end=pred.end * SEGMENTS_PER_SECOND
+    )

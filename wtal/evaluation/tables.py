@@ -1,0 +1,284 @@
+"""Columnar ground-truth and prediction tables, and their readers for ActivityNet JSON.
+
+The evaluator works on these tables, never on models: ground truth is
+``{"database": {vid: {"subset", "duration", "annotations": [{"segment", "label"}]}}}`` and
+predictions are ``{"results": {vid: [{"segment", "label", "score"}]}}``. Readers check every
+entry and name the file and the entry at fault.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from wtal.errors import InputFileError
+
+
+@dataclass(frozen=True)
+class GroundTruth:
+    """Ground-truth instances of one subset.
+
+    ``classes`` keeps the order in which labels first appear (as the official evaluator
+    builds its class index). ``video_ids`` lists every video of the subset, annotated or not.
+    ``ambiguous`` maps a video id to an ``(m, 2)`` array of intervals to ignore (THUMOS14).
+    """
+
+    video_ids: tuple[str, ...]
+    classes: tuple[str, ...]
+    video: np.ndarray
+    label: np.ndarray
+    start: np.ndarray
+    end: np.ndarray
+    ambiguous: dict[str, np.ndarray] = field(default_factory=dict)
+    video_labels: dict[str, tuple[str, ...]] = field(default_factory=dict)
+
+    def __len__(self) -> int:
+        return int(self.video.size)
+
+
+@dataclass(frozen=True)
+class Predictions:
+    """Scored detections; ``video`` indexes ``video_ids`` and ``label`` indexes ``labels``."""
+
+    video_ids: tuple[str, ...]
+    labels: tuple[str, ...]
+    video: np.ndarray
+    label: np.ndarray
+    start: np.ndarray
+    end: np.ndarray
+    score: np.ndarray
+
+    def __len__(self) -> int:
+        return int(self.video.size)
+
+    def take(self, index: np.ndarray) -> Predictions:
+        """The rows at ``index`` (an integer array or a boolean mask), order kept."""
+        return Predictions(
+            self.video_ids,
+            self.labels,
+            self.video[index],
+            self.label[index],
+            self.start[index],
+            self.end[index],
+            self.score[index],
+        )
+
+
+def read_json(path: str | os.PathLike[str]) -> Any:
+    try:
+        with open(path, encoding="utf-8") as handle:
+            return json.load(handle)
+    except FileNotFoundError:
+        raise InputFileError(path, "file not found") from None
+    except json.JSONDecodeError as exc:
+        raise InputFileError(path, f"not valid JSON ({exc})") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputFileError(path, f"cannot be read ({exc})") from None
+
+
+def _check_segment(path: str | os.PathLike[str], where: str, segment: Any) -> tuple[float, float]:
+    if not isinstance(segment, list | tuple) or len(segment) != 2:
+        raise InputFileError(path, f"{where}: 'segment' must be [start, end], got {segment!r}")
+    try:
+        start, end = float(segment[0]), float(segment[1])
+    except (TypeError, ValueError):
+        raise InputFileError(path, f"{where}: segment {segment!r} is not numeric") from None
+    if not (math.isfinite(start) and math.isfinite(end)):
+        raise InputFileError(path, f"{where}: segment {segment!r} is not finite")
+    if start < 0:
+        raise InputFileError(path, f"{where}: segment {segment!r} starts before 0")
+    if end < start:
+        raise InputFileError(path, f"{where}: segment {segment!r} is reversed (end < start)")
+    return start, end
+
+
+def ground_truth_from_dict(
+    data: Any, subset: str | None, path: str | os.PathLike[str] = "<ground truth>"
+) -> GroundTruth:
+    """Build the ground truth of ``subset`` (all subsets when None) from parsed JSON."""
+    if not isinstance(data, dict) or not isinstance(data.get("database"), dict):
+        raise InputFileError(path, "missing the top-level 'database' object")
+    database: dict[str, Any] = data["database"]
+    subsets = set()
+    video_ids: list[str] = []
+    classes: dict[str, int] = {}
+    video, label, start, end = [], [], [], []
+    ambiguous: dict[str, np.ndarray] = {}
+    video_labels: dict[str, tuple[str, ...]] = {}
+    for vid, entry in database.items():
+        where = f"database/{vid}"
+        if not isinstance(entry, dict):
+            raise InputFileError(path, f"{where}: must be an object")
+        if "subset" not in entry:
+            raise InputFileError(path, f"{where}: missing 'subset'")
+        subsets.add(entry["subset"])
+        if subset is not None and entry["subset"] != subset:
+            continue
+        if "duration" in entry and entry["duration"] is not None:
+            duration = entry["duration"]
+            if not isinstance(duration, int | float) or not duration >= 0:
+                raise InputFileError(path, f"{where}: 'duration' must be >= 0, got {duration!r}")
+        annotations = entry.get("annotations")
+        if not isinstance(annotations, list):
+            raise InputFileError(path, f"{where}: 'annotations' must be a list")
+        vindex = len(video_ids)
+        video_ids.append(vid)
+        for k, ann in enumerate(annotations):
+            at = f"{where}/annotations/{k}"
+            if not isinstance(ann, dict) or "segment" not in ann or "label" not in ann:
+                raise InputFileError(path, f"{at}: needs 'segment' and 'label'")
+            s, e = _check_segment(path, at, ann["segment"])
+            if e == s:
+                raise InputFileError(path, f"{at}: segment {ann['segment']!r} has zero length")
+            name = ann["label"]
+            if not isinstance(name, str):
+                raise InputFileError(path, f"{at}: 'label' must be a string, got {name!r}")
+            video.append(vindex)
+            label.append(classes.setdefault(name, len(classes)))
+            start.append(s)
+            end.append(e)
+        names = entry.get("labels")
+        if names is None:
+            names = sorted({ann["label"] for ann in annotations})
+        elif not isinstance(names, list) or not all(isinstance(n, str) for n in names):
+            raise InputFileError(path, f"{where}: 'labels' must be a list of strings")
+        video_labels[vid] = tuple(names)
+        if entry.get("ambiguous"):
+            rows = [
+                _check_segment(path, f"{where}/ambiguous/{k}", seg)
+                for k, seg in enumerate(entry["ambiguous"])
+            ]
+            ambiguous[vid] = np.asarray(rows, dtype=np.float64).reshape(-1, 2)
+    if subset is not None and subset not in subsets:
+        known = ", ".join(sorted(map(str, subsets))) or "none"
+        raise InputFileError(path, f"unknown subset {subset!r} (subsets in the file: {known})")
+    return GroundTruth(
+        video_ids=tuple(video_ids),
+        classes=tuple(classes),
+        video=np.asarray(video, dtype=np.int64),
+        label=np.asarray(label, dtype=np.int64),
+        start=np.asarray(start, dtype=np.float64),
+        end=np.asarray(end, dtype=np.float64),
+        ambiguous=ambiguous,
+        video_labels=video_labels,
+    )
+
+
+def load_ground_truth(path: str | os.PathLike[str], subset: str | None) -> GroundTruth:
+    """Read an ActivityNet ground-truth JSON file and keep the videos of ``subset``."""
+    return ground_truth_from_dict(read_json(path), subset, path)
+
+
+def _locate_bad_prediction(path: str | os.PathLike[str], results: dict[str, Any]) -> None:
+    """Slow path: find the first malformed prediction and raise an error naming it."""
+    for vid, rows in results.items():
+        where = f"results/{vid}"
+        if not isinstance(rows, list):
+            raise InputFileError(path, f"{where}: must be a list of predictions")
+        for k, row in enumerate(rows):
+            at = f"{where}/{k}"
+            if not isinstance(row, dict):
+                raise InputFileError(path, f"{at}: must be an object")
+            for key in ("segment", "label", "score"):
+                if key not in row:
+                    raise InputFileError(path, f"{at}: missing '{key}'")
+            _check_segment(path, at, row["segment"])
+            if not isinstance(row["label"], str):
+                raise InputFileError(path, f"{at}: 'label' must be a string")
+            score = row["score"]
+            if isinstance(score, bool) or not isinstance(score, int | float):
+                raise InputFileError(path, f"{at}: 'score' must be a number, got {score!r}")
+            if not math.isfinite(score):
+                raise InputFileError(path, f"{at}: score {score!r} is not finite")
+
+
+def predictions_from_dict(data: Any, path: str | os.PathLike[str] = "<predictions>") -> Predictions:
+    """Build a prediction table from parsed ActivityNet results JSON, checking every row."""
+    if not isinstance(data, dict) or not isinstance(data.get("results"), dict):
+        raise InputFileError(path, "missing the top-level 'results' object")
+    results: dict[str, Any] = data["results"]
+    video_ids = tuple(results)
+    label_index: dict[str, int] = {}
+    try:
+        counts = [len(rows) for rows in results.values()]
+        flat = [row for rows in results.values() for row in rows]
+        segments = np.array([row["segment"] for row in flat], dtype=np.float64)
+        if segments.size == 0:
+            segments = segments.reshape(0, 2)
+        if segments.ndim != 2 or segments.shape[1] != 2:
+            raise ValueError("segment")
+        scores = np.array([row["score"] for row in flat], dtype=np.float64)
+        labels = np.array(
+            [label_index.setdefault(row["label"], len(label_index)) for row in flat],
+            dtype=np.int64,
+        )
+        if any(not isinstance(name, str) for name in label_index):
+            raise TypeError("label")
+        if any(isinstance(row["score"], bool | str) for row in flat):
+            raise TypeError("score")
+    except (KeyError, TypeError, ValueError, IndexError):
+        _locate_bad_prediction(path, results)
+        raise InputFileError(path, "malformed 'results'") from None
+    bad = ~(np.isfinite(segments).all(axis=1) & np.isfinite(scores))
+    bad |= (segments[:, 0] < 0) | (segments[:, 1] < segments[:, 0])
+    if bad.any():
+        _locate_bad_prediction(path, results)
+    video = np.repeat(np.arange(len(video_ids), dtype=np.int64), counts)
+    return Predictions(
+        video_ids=video_ids,
+        labels=tuple(label_index),
+        video=video,
+        label=labels,
+        start=segments[:, 0].copy(),
+        end=segments[:, 1].copy(),
+        score=scores,
+    )
+
+
+def load_predictions(path: str | os.PathLike[str]) -> Predictions:
+    """Read an ActivityNet results JSON file."""
+    return predictions_from_dict(read_json(path), path)
+
+
+def load_ambiguous_file(path: str | os.PathLike[str]) -> dict[str, np.ndarray]:
+    """Read a THUMOS14 ``Ambiguous_test.txt`` (``video start end`` per line, seconds)."""
+    intervals: dict[str, list[tuple[float, float]]] = {}
+    try:
+        lines = Path(path).read_text(encoding="utf-8").splitlines()
+    except FileNotFoundError:
+        raise InputFileError(path, "file not found") from None
+    for number, line in enumerate(lines, start=1):
+        parts = line.split()
+        if not parts:
+            continue
+        if len(parts) != 3:
+            raise InputFileError(path, f"line {number}: expected 'video start end', got {line!r}")
+        segment = _check_segment(path, f"line {number}", parts[1:])
+        intervals.setdefault(parts[0], []).append(segment)
+    return {vid: np.asarray(rows, dtype=np.float64) for vid, rows in intervals.items()}
+
+
+def video_scores_from_dict(
+    data: Any, path: str | os.PathLike[str] = "<predictions>"
+) -> dict[str, dict[str, float]]:
+    """Optional video-level class scores: ``{"video_scores": {vid: {label: score}}}``."""
+    scores = data.get("video_scores") if isinstance(data, dict) else None
+    if scores is None:
+        return {}
+    if not isinstance(scores, dict):
+        raise InputFileError(path, "'video_scores' must map video ids to {label: score}")
+    for vid, row in scores.items():
+        if not isinstance(row, dict):
+            raise InputFileError(path, f"video_scores/{vid}: must map labels to scores")
+        for name, value in row.items():
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise InputFileError(path, f"video_scores/{vid}/{name}: not a number")
+            if not math.isfinite(value):
+                raise InputFileError(path, f"video_scores/{vid}/{name}: {value!r} is not finite")
+    return scores
