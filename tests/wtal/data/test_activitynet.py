@@ -1,0 +1,115 @@
+"""The project's own format: ActivityNet JSON + per-video features."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from tests.wtal.data.fixtures import write_wtalc
+from wtal.data import read_activitynet, read_wtalc, write_activitynet
+from wtal.errors import InputFileError
+
+
+def test_round_trip_from_wtalc_keeps_everything(tmp_path):
+    source = read_wtalc(write_wtalc(tmp_path / "ann", with_features=False), name="tiny")
+    write_activitynet(source, tmp_path / "gt.json")
+    again = read_activitynet(tmp_path / "gt.json", name="tiny")
+    assert again.classes == source.classes
+    for a, b in zip(source.videos, again.videos, strict=True):
+        assert (a.video_id, a.subset, a.duration, a.labels) == (
+            b.video_id,
+            b.subset,
+            b.duration,
+            b.labels,
+        )
+        assert a.segments.tolist() == b.segments.tolist()
+        assert a.segment_labels == b.segment_labels
+        assert a.ambiguous.tolist() == b.ambiguous.tolist()
+    assert {q.kind for q in again.quirks} >= {"bad-segment", "empty-video-labels"}
+    data = json.loads((tmp_path / "gt.json").read_text())
+    assert data["database"]["v_test_bad"]["ambiguous"] == [[0.5, 1.0]]
+
+
+def test_round_trip_of_real_thumos14(thumos_annotations, tmp_path):
+    source = read_wtalc(thumos_annotations, name="thumos14")
+    write_activitynet(source, tmp_path / "gt.json")
+    again = read_activitynet(tmp_path / "gt.json")
+    assert sum(len(v.segments) for v in again.videos) == 6365
+    assert again.video("video_test_0000270").labels == ("HammerThrow",)
+
+
+def annotation(tmp_path, videos):
+    path = tmp_path / "ann.json"
+    path.write_text(json.dumps({"database": videos}))
+    return path
+
+
+def test_per_video_features_in_both_layouts(tmp_path):
+    feats = tmp_path / "features"
+    (feats / "b").mkdir(parents=True)
+    np.save(feats / "a.npy", np.ones((10, 2048), np.float32))
+    np.save(feats / "b" / "rgb.npy", np.full((6, 1024), 1.0, np.float32))
+    np.save(feats / "b" / "flow.npy", np.full((6, 1024), 2.0, np.float32))
+    path = annotation(
+        tmp_path,
+        {
+            "a": {
+                "subset": "train",
+                "duration": 6.4,
+                "annotations": [{"segment": [1, 2], "label": "X"}],
+            },
+            "b": {
+                "subset": "train",
+                "duration": 3.84,
+                "annotations": [{"segment": [0, 1], "label": "Y"}],
+            },
+            "c": {"subset": "test", "duration": 2.0, "annotations": []},
+        },
+    )
+    data = read_activitynet(path, feats)
+    assert data.classes == ("X", "Y")
+    b = data.video("b").features
+    assert b.shape == (6, 2048) and b[0, 0] == 1.0 and b[0, 1024] == 2.0  # RGB first, then flow
+    assert data.video("c").features is None
+    assert ("missing-features", "c") in {(q.kind, q.video_id) for q in data.quirks}
+
+
+def test_feature_problems_are_errors_naming_the_file(tmp_path):
+    feats = tmp_path / "features"
+    (feats / "b").mkdir(parents=True)
+    np.save(feats / "b" / "rgb.npy", np.ones((6, 1024), np.float32))
+    np.save(feats / "b" / "flow.npy", np.ones((5, 1024), np.float32))
+    path = annotation(tmp_path, {"b": {"subset": "train", "annotations": []}})
+    with pytest.raises(InputFileError, match=r"b/flow.npy: 5 segments but rgb.npy has 6"):
+        read_activitynet(path, feats)
+    np.save(feats / "b" / "flow.npy", np.ones((6,), np.float32))
+    with pytest.raises(InputFileError, match=r"flow.npy: features must be \(segments, channels\)"):
+        read_activitynet(path, feats)
+
+
+def test_feature_length_disagreeing_with_duration_is_reported(tmp_path):
+    feats = tmp_path / "features"
+    feats.mkdir()
+    np.save(feats / "a.npy", np.ones((100, 8), np.float32))  # 10 s at 25/16 gives ~16
+    path = annotation(tmp_path, {"a": {"subset": "train", "duration": 10.0, "annotations": []}})
+    quirks = read_activitynet(path, feats).quirks
+    assert [q.kind for q in quirks] == ["feature-length-mismatch"]
+    assert "100 segments" in quirks[0].message
+
+
+def test_labels_outside_the_class_list_are_an_error(tmp_path):
+    path = tmp_path / "ann.json"
+    path.write_text(
+        json.dumps(
+            {
+                "classes": ["X"],
+                "database": {
+                    "a": {"subset": "t", "annotations": [{"segment": [0, 1], "label": "Y"}]}
+                },
+            }
+        )
+    )
+    with pytest.raises(InputFileError, match=r"labels \['Y'\] are not in 'classes'"):
+        read_activitynet(path)

@@ -1,0 +1,148 @@
+"""The project's own dataset format: ActivityNet annotation JSON + one feature file per video.
+
+Annotation JSON: ``{"database": {vid: {"subset", "duration", "annotations": [{"segment":
+[s, e], "label"}], "labels"?: [...], "ambiguous"?: [[s, e], ...]}}, "classes"?: [...]}``.
+``labels`` (video-level) defaults to the instance labels; ``classes`` fixes the class order
+(default: sorted labels). Features: ``<dir>/<vid>.npy`` ``(T, D)``, or the extraction stage's
+``<dir>/<vid>/rgb.npy`` and ``flow.npy`` ``(T, 1024)`` each, joined RGB first.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from wtal.data.checks import check_feature_length, clean_segments, nested_classes
+from wtal.data.dataset import DataQuirk, Dataset, VideoRecord
+from wtal.errors import InputFileError
+from wtal.evaluation.tables import read_json
+from wtal.utils.files import write_json
+
+
+def load_video_features(features_dir: str | os.PathLike[str], video_id: str) -> np.ndarray | None:
+    """Features of one video, or None when the folder has none for it."""
+    folder = Path(features_dir)
+    single = folder / f"{video_id}.npy"
+    if single.is_file():
+        array = _load_array(single)
+    elif (folder / video_id / "rgb.npy").is_file():
+        rgb = _load_array(folder / video_id / "rgb.npy")
+        flow_path = folder / video_id / "flow.npy"
+        if not flow_path.is_file():
+            raise InputFileError(flow_path, "missing (rgb.npy is there)")
+        flow = _load_array(flow_path)
+        if rgb.shape[0] != flow.shape[0]:
+            raise InputFileError(
+                flow_path, f"{flow.shape[0]} segments but rgb.npy has {rgb.shape[0]}"
+            )
+        array = np.concatenate([rgb, flow], axis=1)
+    else:
+        return None
+    return array
+
+
+def _load_array(path: Path) -> np.ndarray:
+    try:
+        array = np.load(path, mmap_mode="r", allow_pickle=False)
+    except (ValueError, OSError) as exc:
+        raise InputFileError(path, f"not a readable feature array ({exc})") from None
+    if array.ndim != 2:
+        raise InputFileError(path, f"features must be (segments, channels), got {array.shape}")
+    if array.dtype != np.float32:
+        array = array.astype(np.float32)
+    return array
+
+
+def dataset_from_activitynet(
+    data: dict[str, Any],
+    path: str | os.PathLike[str] = "<annotations>",
+    features_dir: str | os.PathLike[str] | None = None,
+    name: str | None = None,
+) -> Dataset:
+    """Build a dataset from parsed annotation JSON (see the module docstring)."""
+    if not isinstance(data, dict) or not isinstance(data.get("database"), dict):
+        raise InputFileError(path, "missing the top-level 'database' object")
+    quirks = [
+        DataQuirk(str(q.get("kind")), str(q.get("message")), q.get("video_id"))
+        for q in data.get("quirks", [])
+        if isinstance(q, dict)
+    ]
+    records = []
+    seen_labels: set[str] = set()
+    for vid, entry in data["database"].items():
+        where = f"database/{vid}"
+        if not isinstance(entry, dict) or "subset" not in entry:
+            raise InputFileError(path, f"{where}: needs at least 'subset'")
+        annotations = entry.get("annotations", [])
+        try:
+            segments = np.array([a["segment"] for a in annotations], dtype=np.float64)
+            instance_labels = [str(a["label"]) for a in annotations]
+        except (KeyError, TypeError, ValueError):
+            raise InputFileError(
+                path, f"{where}/annotations: each needs 'segment' [s, e] and 'label'"
+            ) from None
+        duration = entry.get("duration")
+        duration = None if duration is None else float(duration)
+        seg, instance_labels, found = clean_segments(vid, segments, instance_labels, duration)
+        quirks.extend(found)
+        video_labels = entry.get("labels")
+        if video_labels is None:
+            video_labels = list(dict.fromkeys(instance_labels))
+        seen_labels.update(instance_labels, video_labels)
+        ambiguous = np.asarray(entry.get("ambiguous", []), dtype=np.float64).reshape(-1, 2)
+        features = None
+        if features_dir is not None:
+            features = load_video_features(features_dir, vid)
+            if features is None:
+                quirks.append(DataQuirk("missing-features", f"no features in {features_dir}", vid))
+        record = VideoRecord(
+            video_id=vid,
+            subset=str(entry["subset"]),
+            duration=duration,
+            labels=tuple(video_labels),
+            segments=seg,
+            segment_labels=tuple(instance_labels),
+            ambiguous=ambiguous,
+            features=features,
+        )
+        quirks.extend(check_feature_length(record))
+        records.append(record)
+    classes = data.get("classes")
+    if classes is None:
+        classes = sorted(seen_labels)
+    else:
+        missing = sorted(seen_labels - set(classes))
+        if missing:
+            raise InputFileError(path, f"labels {missing} are not in 'classes'")
+    dims = {r.features.shape[1] for r in records if r.features is not None}
+    if len(dims) > 1:
+        raise InputFileError(
+            features_dir or path, f"videos have different feature sizes {sorted(dims)}"
+        )
+    if not any(q.kind == "nested-class" for q in quirks):
+        quirks.extend(nested_classes(records))
+    return Dataset(
+        name=name or Path(path).stem,
+        classes=tuple(classes),
+        videos=tuple(records),
+        quirks=tuple(quirks),
+    )
+
+
+def read_activitynet(
+    annotations: str | os.PathLike[str],
+    features_dir: str | os.PathLike[str] | None = None,
+    name: str | None = None,
+) -> Dataset:
+    """Read an annotation JSON file and, optionally, per-video features."""
+    if features_dir is not None and not Path(features_dir).is_dir():
+        raise InputFileError(features_dir, "features folder not found")
+    return dataset_from_activitynet(read_json(annotations), annotations, features_dir, name)
+
+
+def write_activitynet(dataset: Dataset, path: str | os.PathLike[str]) -> None:
+    """Write the dataset's annotations as ActivityNet JSON (atomically)."""
+    write_json(path, dataset.to_activitynet())

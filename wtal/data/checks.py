@@ -1,0 +1,78 @@
+"""Checks every reader applies: bad segments, feature lengths, nested classes."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from wtal.data.dataset import SEGMENT_SECONDS, DataQuirk, VideoRecord
+
+#: Allowed gap between the feature count and duration x 25/16, in segments (decoders round,
+#: the tail is dropped); beyond it the features probably were not extracted at 25 fps.
+FEATURE_LENGTH_TOLERANCE = 0.05
+
+
+def clean_segments(
+    video_id: str, segments: np.ndarray, labels: Sequence[str], duration: float | None
+) -> tuple[np.ndarray, tuple[str, ...], list[DataQuirk]]:
+    """Drop reversed, zero-length or non-finite instances; report those past the end."""
+    quirks: list[DataQuirk] = []
+    segments = np.asarray(segments, dtype=np.float64).reshape(-1, 2)
+    ok = np.isfinite(segments).all(axis=1) & (segments[:, 1] > segments[:, 0])
+    ok &= segments[:, 0] >= 0
+    for s, e in segments[~ok]:
+        quirks.append(
+            DataQuirk("bad-segment", f"instance [{s}, {e}] is empty or reversed: dropped", video_id)
+        )
+    if duration is not None:
+        late = ok & (segments[:, 1] > duration + 1e-6)
+        if late.any():
+            quirks.append(
+                DataQuirk(
+                    "segment-beyond-duration",
+                    f"{int(late.sum())} instance(s) end after the video's {duration:.2f} s: kept",
+                    video_id,
+                )
+            )
+    kept_labels = tuple(label for label, good in zip(labels, ok, strict=True) if good)
+    return segments[ok], kept_labels, quirks
+
+
+def check_feature_length(record: VideoRecord) -> list[DataQuirk]:
+    """Features whose length disagrees with the duration at 25/16 segments per second."""
+    if record.features is None or record.duration is None or record.duration <= 0:
+        return []
+    expected = record.duration / SEGMENT_SECONDS
+    got = record.features.shape[0]
+    if got == 0:
+        return [DataQuirk("empty-features", "the feature array has no segments", record.video_id)]
+    if abs(got - expected) > max(2.0, FEATURE_LENGTH_TOLERANCE * expected):
+        return [
+            DataQuirk(
+                "feature-length-mismatch",
+                f"{got} segments, but {record.duration:.2f} s at 25/16 segments per second "
+                f"gives {expected:.1f}",
+                record.video_id,
+            )
+        ]
+    return []
+
+
+def nested_classes(videos: Sequence[VideoRecord]) -> list[DataQuirk]:
+    """Class pairs (A, B) where every instance of A is also annotated as B (same interval)."""
+    instances: dict[str, set[tuple[str, float, float]]] = {}
+    for v in videos:
+        for (s, e), label in zip(v.segments, v.segment_labels, strict=True):
+            instances.setdefault(label, set()).add((v.video_id, round(s, 3), round(e, 3)))
+    quirks = []
+    for a, inst_a in sorted(instances.items()):
+        for b, inst_b in sorted(instances.items()):
+            if a != b and inst_a and inst_a <= inst_b:
+                quirks.append(
+                    DataQuirk(
+                        "nested-class",
+                        f"every {a} instance ({len(inst_a)}) is also annotated as {b}",
+                    )
+                )
+    return quirks

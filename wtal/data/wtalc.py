@@ -1,0 +1,151 @@
+"""Reader for the W-TALC / CO2-Net layout: an annotation folder of ``.npy`` files and one
+joint-features ``.npy`` object array (THUMOS14 ``Thumos14reduced-*``, ActivityNet1.3).
+
+Annotation folder: ``videoname``, ``subset``, ``duration``, ``classlist``, ``labels_all``
+(video-level labels, what the authors train on), ``segments`` (or ``segment`` in some
+ActivityNet1.3 releases) and ``labels`` (one label per instance); THUMOS14 adds
+``Ambiguous_test.txt``. Features: an object array aligned with ``videoname``, each ``(T, 2048)``.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+
+from wtal.data.checks import check_feature_length, clean_segments, nested_classes
+from wtal.data.dataset import DataQuirk, Dataset, VideoRecord
+from wtal.data.safe_npy import load_npy
+from wtal.errors import InputFileError
+from wtal.evaluation.tables import load_ambiguous_file
+
+SEGMENT_FILES = ("segments.npy", "segment.npy")
+
+
+def _required(folder: Path, name: str) -> np.ndarray:
+    path = folder / name
+    if not path.is_file():
+        raise InputFileError(path, "missing from the W-TALC annotation folder")
+    return load_npy(path)
+
+
+def read_wtalc(
+    annotations: str | os.PathLike[str],
+    features: str | os.PathLike[str] | None = None,
+    name: str | None = None,
+    ambiguous: str | os.PathLike[str] | None = None,
+) -> Dataset:
+    """Read a W-TALC-style annotation folder (and optionally its joint features file).
+
+    ``ambiguous`` defaults to ``Ambiguous_test.txt`` inside the folder when that file exists.
+    """
+    folder = Path(annotations)
+    if not folder.is_dir():
+        raise InputFileError(folder, "annotation folder not found")
+    videonames = [str(v) for v in _required(folder, "videoname.npy")]
+    n = len(videonames)
+    subsets = [str(s) for s in _required(folder, "subset.npy")]
+    durations = np.asarray(_required(folder, "duration.npy"), dtype=np.float64).reshape(-1)
+    classes = tuple(str(c) for c in _required(folder, "classlist.npy"))
+    labels_all = _required(folder, "labels_all.npy")
+    segment_file = next((f for f in SEGMENT_FILES if (folder / f).is_file()), None)
+    if segment_file is None:
+        raise InputFileError(folder, "has neither segments.npy nor segment.npy")
+    segments = _required(folder, segment_file)
+    seg_labels = _required(folder, "labels.npy")
+    for what, array in (
+        ("subset.npy", subsets),
+        ("duration.npy", durations),
+        ("labels_all.npy", labels_all),
+        (segment_file, segments),
+        ("labels.npy", seg_labels),
+    ):
+        if len(array) != n:
+            raise InputFileError(
+                folder / what, f"has {len(array)} entries but videoname.npy has {n}"
+            )
+
+    feats = None
+    quirks: list[DataQuirk] = []
+    if features is not None:
+        feats = load_npy(features)
+        if len(feats) < n:
+            quirks.append(
+                DataQuirk(
+                    "missing-features",
+                    f"{features} holds {len(feats)} videos for {n} annotated: "
+                    f"the last {n - len(feats)} have no features",
+                )
+            )
+        elif len(feats) > n:
+            raise InputFileError(features, f"holds {len(feats)} videos, annotations list {n}")
+
+    if ambiguous is None and (folder / "Ambiguous_test.txt").is_file():
+        ambiguous = folder / "Ambiguous_test.txt"
+    ambiguous_intervals = load_ambiguous_file(ambiguous) if ambiguous is not None else {}
+    unknown = sorted(set(ambiguous_intervals) - set(videonames))
+    if unknown:
+        quirks.append(
+            DataQuirk(
+                "ambiguous-unknown-video", f"ambiguous intervals for unknown videos {unknown}"
+            )
+        )
+
+    class_set = set(classes)
+    records = []
+    for i, vid in enumerate(videonames):
+        instance_labels = [str(label) for label in seg_labels[i]]
+        video_labels = tuple(dict.fromkeys(str(label) for label in labels_all[i]))
+        strange = (set(instance_labels) | set(video_labels)) - class_set
+        if strange:
+            raise InputFileError(
+                folder / "labels.npy", f"video {vid}: labels {sorted(strange)} not in classlist"
+            )
+        seg, instance_labels, found = clean_segments(
+            vid, np.asarray(list(segments[i]), dtype=np.float64), instance_labels, durations[i]
+        )
+        quirks.extend(found)
+        if not video_labels and instance_labels:
+            video_labels = tuple(dict.fromkeys(instance_labels))
+            quirks.append(
+                DataQuirk(
+                    "empty-video-labels",
+                    f"labels_all is empty but {len(instance_labels)} instances are annotated: "
+                    f"video-level labels taken from the instances {list(video_labels)}",
+                    vid,
+                )
+            )
+        elif set(video_labels) != set(instance_labels) and instance_labels:
+            quirks.append(
+                DataQuirk(
+                    "video-labels-differ",
+                    f"labels_all {sorted(video_labels)} differs from the instance labels "
+                    f"{sorted(set(instance_labels))}: labels_all kept for training",
+                    vid,
+                )
+            )
+        feature = None
+        if feats is not None and i < len(feats):
+            feature = np.asarray(feats[i], dtype=np.float32)
+            if feature.ndim != 2:
+                raise InputFileError(features, f"video {vid}: features have shape {feature.shape}")
+        record = VideoRecord(
+            video_id=vid,
+            subset=subsets[i],
+            duration=float(durations[i]),
+            labels=video_labels,
+            segments=seg,
+            segment_labels=instance_labels,
+            ambiguous=ambiguous_intervals.get(vid, np.zeros((0, 2))),
+            features=feature,
+        )
+        quirks.extend(check_feature_length(record))
+        records.append(record)
+    quirks.extend(nested_classes(records))
+    return Dataset(
+        name=name or folder.name,
+        classes=classes,
+        videos=tuple(records),
+        quirks=tuple(quirks),
+    )
