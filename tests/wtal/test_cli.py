@@ -1,0 +1,157 @@
+"""The `wtal` command: help for every subcommand, evaluate end to end, clear errors."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from wtal.cli import COMMANDS, main
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "wtal.cli", *args], capture_output=True, text=True, check=False
+    )
+
+
+@pytest.mark.parametrize(
+    "command", [c.__name__.rsplit(".", 1)[1].replace("_", "-") for c in COMMANDS]
+)
+def test_every_command_has_help(command, capsys):
+    name = {"convert": "convert-annotations"}.get(command, command)
+    with pytest.raises(SystemExit) as exit_info:
+        main([name, "--help"])
+    assert exit_info.value.code == 0
+    assert "usage: wtal" in capsys.readouterr().out
+
+
+def gt_and_predictions(tmp_path):
+    gt = {
+        "database": {
+            "v1": {
+                "subset": "test",
+                "duration": 60,
+                "annotations": [
+                    {"segment": [10, 20], "label": "A"},
+                    {"segment": [30, 40], "label": "B"},
+                ],
+            },
+            "v2": {
+                "subset": "test",
+                "duration": 60,
+                "annotations": [{"segment": [5, 9], "label": "A"}],
+                "ambiguous": [[50, 55]],
+            },
+            "v3": {
+                "subset": "validation",
+                "duration": 60,
+                "annotations": [{"segment": [1, 2], "label": "A"}],
+            },
+        }
+    }
+    pred = {
+        "results": {
+            "v1": [
+                {"segment": [10, 21], "label": "A", "score": 0.9},
+                {"segment": [31, 40], "label": "B", "score": 0.8},
+            ],
+            "v2": [
+                {"segment": [5, 9], "label": "A", "score": 0.7},
+                {"segment": [51, 53], "label": "A", "score": 0.95},
+            ],
+        }
+    }
+    (tmp_path / "gt.json").write_text(json.dumps(gt))
+    (tmp_path / "pred.json").write_text(json.dumps(pred))
+    return tmp_path / "gt.json", tmp_path / "pred.json"
+
+
+def test_evaluate_end_to_end(tmp_path):
+    gt, pred = gt_and_predictions(tmp_path)
+    out = tmp_path / "metrics.json"
+    result = run_cli(
+        "evaluate",
+        "--ground-truth",
+        str(gt),
+        "--predictions",
+        str(pred),
+        "--subset",
+        "test",
+        "--tiou",
+        "0.1:0.7:0.1",
+        "--output",
+        str(out),
+    )
+    assert result.returncode == 0, result.stderr
+    assert "avg 0.3:0.7" in result.stdout
+    metrics = json.loads(out.read_text())
+    assert metrics["tiou"] == [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7]
+    # Class A: the 0.95 false alarm comes first -> precision [0, .5, 2/3] -> AP 2/3 up to
+    # tIoU 10/11; class B: 0.9 tIoU -> AP 1. mAP = 5/6 at every threshold.
+    assert metrics["mAP"] == pytest.approx([5 / 6] * 7)
+    assert metrics["per_class_AP"]["B"] == [1.0] * 7
+    assert metrics["average_mAP"] == pytest.approx(5 / 6)
+    assert set(metrics["average_mAP_ranges"]) == {"0.1:0.5", "0.3:0.7", "0.1:0.7"}
+    assert all(0 <= m <= 1 for m in metrics["mAP"])
+
+    # With the ambiguous interval [50, 55] the false alarm is dropped: every AP is 1.
+    filtered = tmp_path / "filtered.json"
+    result = run_cli(
+        "evaluate",
+        "--ground-truth",
+        str(gt),
+        "--predictions",
+        str(pred),
+        "--filter-ambiguous",
+        "--output",
+        str(filtered),
+    )
+    assert result.returncode == 0, result.stderr
+    metrics = json.loads(filtered.read_text())
+    assert metrics["mAP"] == [1.0] * 7
+    assert metrics["counts"]["predictions_dropped_ambiguous"] == 1
+    assert metrics["protocol"]["ambiguous_filter"] is True
+
+
+def test_evaluate_errors_name_the_file(tmp_path):
+    gt, pred = gt_and_predictions(tmp_path)
+    result = run_cli(
+        "evaluate", "--ground-truth", str(gt), "--predictions", str(pred), "--subset", "tset"
+    )
+    assert result.returncode == 1
+    assert f"{gt}: unknown subset 'tset'" in result.stderr
+    assert "Traceback" not in result.stderr
+    result = run_cli(
+        "evaluate", "--ground-truth", str(gt), "--predictions", str(pred), "--tiou", "0.7:0.1:0.1"
+    )
+    assert result.returncode == 1 and "bad tIoU thresholds" in result.stderr
+
+
+def test_convert_annotations_and_dataset_info(thumos_annotations, tmp_path):
+    result = run_cli(
+        "convert-annotations",
+        str(thumos_annotations),
+        "--name",
+        "thumos14",
+        "--output",
+        str(tmp_path / "gt.json"),
+    )
+    assert result.returncode == 0, result.stderr
+    assert "412 videos, 6365 instances, 20 classes" in result.stdout
+    assert "empty-video-labels] video_test_0000270" in result.stdout
+    data = json.loads((tmp_path / "gt.json").read_text())
+    assert data["database"]["video_test_0000278"]["ambiguous"][0] == [0.0, 1.4]
+    result = run_cli(
+        "dataset-info",
+        str(tmp_path / "gt.json"),
+        "--format",
+        "activitynet",
+        "--output",
+        str(tmp_path / "summary.json"),
+    )
+    assert result.returncode == 0, result.stderr
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert summary["subsets"]["test"]["instances"] == 3358

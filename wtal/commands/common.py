@@ -1,0 +1,42 @@
+"""Arguments shared by the commands that read a dataset."""
+
+from __future__ import annotations
+
+import argparse
+
+from wtal.data.dataset import Dataset
+from wtal.data.open import open_dataset
+
+
+def add_dataset_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "annotations", metavar="ANNOTATIONS", help="W-TALC annotation folder or ActivityNet JSON"
+    )
+    parser.add_argument(
+        "--format",
+        choices=["wtalc", "activitynet"],
+        default="wtalc",
+        help="wtalc: W-TALC/CO2-Net .npy folder (default); activitynet: annotation JSON",
+    )
+    parser.add_argument(
+        "--features",
+        metavar="PATH",
+        help="joint features .npy (wtalc) or per-video features folder (activitynet)",
+    )
+    parser.add_argument(
+        "--ambiguous",
+        metavar="FILE",
+        help="ambiguous intervals (default: Ambiguous_test.txt in a W-TALC folder, if present)",
+    )
+    parser.add_argument("--name", help="dataset name (default: from the path)")
+
+
+def dataset_from_arguments(args: argparse.Namespace, with_features: bool) -> Dataset:
+    spec = {
+        "format": args.format,
+        "annotations": args.annotations,
+        "features": args.features,
+        "ambiguous": args.ambiguous,
+        "name": args.name,
+    }
+    return open_dataset(spec, with_features=with_features)
