@@ -8,7 +8,6 @@ lists, tuples, numbers and strings.
 
 from __future__ import annotations
 
-import importlib
 import os
 import pickle
 from typing import Any
@@ -16,29 +15,7 @@ from typing import Any
 import numpy as np
 
 from wtal.errors import InputFileError
-
-_NUMPY_MODULES = {
-    "numpy.core.multiarray": "numpy._core.multiarray",
-    "numpy._core.multiarray": "numpy._core.multiarray",
-    "numpy.core.numeric": "numpy._core.numeric",
-    "numpy._core.numeric": "numpy._core.numeric",
-    "numpy": "numpy",
-}
-_ALLOWED = {
-    ("numpy._core.multiarray", "_reconstruct"),
-    ("numpy._core.multiarray", "scalar"),
-    ("numpy._core.numeric", "_frombuffer"),
-    ("numpy", "ndarray"),
-    ("numpy", "dtype"),
-}
-
-
-class _ArraysOnlyUnpickler(pickle.Unpickler):
-    def find_class(self, module: str, name: str) -> Any:
-        target = _NUMPY_MODULES.get(module)
-        if target is None or (target, name) not in _ALLOWED:
-            raise pickle.UnpicklingError(f"refused to load {module}.{name}")
-        return getattr(importlib.import_module(target), name)
+from wtal.utils.safe_pickle import ArraysOnlyUnpickler
 
 
 def _decode(value: Any) -> Any:
@@ -66,7 +43,7 @@ def load_npy(path: str | os.PathLike[str], decode_strings: bool = True) -> np.nd
             if not dtype.hasobject:
                 array = np.load(path, allow_pickle=False)
             else:
-                array = _ArraysOnlyUnpickler(handle, encoding="bytes").load()
+                array = ArraysOnlyUnpickler(handle, encoding="bytes").load()
                 if not isinstance(array, np.ndarray):
                     raise InputFileError(path, "the pickle does not hold a numpy array")
     except FileNotFoundError:
