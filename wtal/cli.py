@@ -7,10 +7,10 @@ import sys
 from collections.abc import Sequence
 
 from wtal import __version__
-from wtal.commands import convert, dataset_info, evaluate
+from wtal.commands import convert, dataset_info, evaluate, extract, features
 from wtal.errors import WtalError
 
-COMMANDS = (evaluate, convert, dataset_info)
+COMMANDS = (evaluate, convert, dataset_info, extract, features)
 
 
 def build_parser() -> argparse.ArgumentParser:

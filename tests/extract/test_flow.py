@@ -82,8 +82,14 @@ def test_a_killed_run_resumes_at_the_last_finished_chunk(square, tmp_path):
 def test_a_progress_record_for_other_settings_is_not_reused(square, tmp_path):
     target = tmp_path / "flow.npy"
     with pytest.raises(Killed):
-        compute_flow(square, target, "fast", short_side=32, chunk=6,
-                     progress=lambda n: (_ for _ in ()).throw(Killed))
+        compute_flow(
+            square,
+            target,
+            "fast",
+            short_side=32,
+            chunk=6,
+            progress=lambda n: (_ for _ in ()).throw(Killed),
+        )
     result = compute_flow(square, target, "standard", short_side=32, chunk=6)
     assert result.resumed_from == 0
 

