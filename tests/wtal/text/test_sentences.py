@@ -1,0 +1,66 @@
+"""Class names as words, VLC sentences, vocabulary."""
+
+from __future__ import annotations
+
+import pytest
+
+from wtal.text.sentences import PAD, Vocabulary, build_sentence, class_words, name_slots, tokenize
+
+THUMOS = [
+    "BaseballPitch",
+    "BasketballDunk",
+    "Billiards",
+    "CleanAndJerk",
+    "CliffDiving",
+    "CricketBowling",
+    "CricketShot",
+    "Diving",
+    "FrisbeeCatch",
+    "GolfSwing",
+    "HammerThrow",
+    "HighJump",
+    "JavelinThrow",
+    "LongJump",
+    "PoleVault",
+    "Shotput",
+    "SoccerPenalty",
+    "TennisSwing",
+    "ThrowDiscus",
+    "VolleyballSpiking",
+]
+
+
+def test_class_words():
+    assert class_words("BaseballPitch") == ["baseball", "pitch"]
+    assert class_words("Playing congas") == ["playing", "congas"]
+    assert class_words("Rock-paper-scissors") == ["rock", "paper", "scissors"]
+    assert class_words("Doing fencing (sport)") == ["doing", "fencing", "sport"]
+
+
+def test_name_slots_on_every_thumos_class():
+    slots = {name: name_slots(name, 2) for name in THUMOS}
+    assert slots["CleanAndJerk"] == ["clean", "jerk"]  # the connective goes first
+    assert slots["Billiards"] == ["billiards", "billiards"]  # one word fills both slots
+    assert slots["HighJump"] == ["high", "jump"]
+    assert all(len(words) == 2 for words in slots.values())
+    assert name_slots("Rock-paper-scissors", 5) == ["rock", "paper", "scissors", "rock", "paper"]
+
+
+def test_sentences_follow_the_template_and_join_labels_with_spaced_and():
+    one = build_sentence(["HighJump"], "a video of the [CLS]")
+    assert one.words == ("a", "video", "of", "the", "high", "jump")
+    assert one.key == (False, False, False, False, True, True)
+    two = build_sentence(["HighJump", "LongJump"], "one video of the [CLS].")
+    assert " ".join(two.words) == "one video of the high jump and long jump ."
+    assert two.key[6] is False  # "and" is not a key word
+    with pytest.raises(ValueError, match="no \\[CLS\\]"):
+        build_sentence(["HighJump"], "a video")
+
+
+def test_vocabulary_has_pad_first_and_is_sorted():
+    vocab = Vocabulary.from_sentences(
+        [build_sentence(["HighJump"], "a [CLS]"), build_sentence(["LongJump"], "a [CLS]")]
+    )
+    assert vocab.words == (PAD, "a", "high", "jump", "long")
+    assert vocab.ids(["a", "long"]) == [1, 4]
+    assert tokenize("One video of the [X].") == ["one", "video", "of", "the", "[", "x", "]", "."]

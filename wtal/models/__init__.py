@@ -1,0 +1,1 @@
+"""TSM + VLC (and the convolutional baseline): modules that take tensors, not datasets."""

@@ -1,0 +1,85 @@
+"""The losses of METHOD 2.3, 3 and 4, as pure functions of tensors."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from wtal.models.tsm import topk_video_logits
+
+
+def mil_loss(cas: Tensor, suppressed: Tensor, labels: Tensor, k_divisor: int) -> Tensor:
+    """CE(p(S), [y, 1]) + CE(p(S_bar), [y, 0]), targets normalised to sum 1; batch mean.
+
+    ``labels``: (B, C) multi-hot video labels."""
+    ones = torch.ones_like(labels[:, :1])
+    with_bg = torch.cat([labels, ones], dim=1)
+    without_bg = torch.cat([labels, torch.zeros_like(ones)], dim=1)
+    loss = 0.0
+    for scores, target in ((cas, with_bg), (suppressed, without_bg)):
+        target = target / target.sum(dim=1, keepdim=True).clamp_min(1e-8)
+        log_p = F.log_softmax(topk_video_logits(scores, k_divisor), dim=1)
+        loss = loss + -(target * log_p).sum(dim=1).mean()
+    return loss
+
+
+def co_activity_loss(
+    embedding: Tensor, suppressed: Tensor, labels: Tensor, pairs: int, margin: float = 0.5
+) -> Tensor:
+    """W-TALC co-activity similarity loss on the first ``pairs`` consecutive video pairs.
+
+    High-attention feature Hf = X^T softmax_t(S_bar), low Lf = X^T (1 - softmax) / (T - 1);
+    cosine distances; hinge with ``margin``; weighted by the classes the pair shares."""
+    total = embedding.new_zeros(())
+    count = embedding.new_zeros(())
+    classes = labels.shape[1]
+    for i in range(0, 2 * pairs, 2):
+        common = labels[i] * labels[i + 1]
+        if common.sum() == 0:
+            continue
+        feats = []
+        for j in (i, i + 1):
+            attention = suppressed[j, :, :classes].softmax(dim=0)  # (T, C)
+            x = embedding[j]  # (T, D)
+            n = max(x.shape[0] - 1, 1)
+            feats.append((x.T @ attention, x.T @ ((1 - attention) / n)))
+        (h1, l1), (h2, l2) = feats
+        d12 = 1 - F.cosine_similarity(h1, h2, dim=0)
+        d1l2 = 1 - F.cosine_similarity(h1, l2, dim=0)
+        d2l1 = 1 - F.cosine_similarity(h2, l1, dim=0)
+        hinge = F.relu(d12 - d1l2 + margin) + F.relu(d12 - d2l1 + margin)
+        total = total + 0.5 * (hinge * common).sum()
+        count = count + common.sum()
+    return total / count.clamp_min(1.0)
+
+
+def sparsity_loss(attention: Tensor, rgb: Tensor, flow: Tensor) -> Tensor:
+    return (attention.mean() + rgb.mean() + flow.mean()) / 3
+
+
+def guide_loss(attention: Tensor, rgb: Tensor, flow: Tensor, cas: Tensor) -> Tensor:
+    """Mean |1 - a - softmax(S)_bg| over the three attentions."""
+    background = cas.softmax(dim=2)[:, :, -1]
+    terms = [(1 - a - background).abs().mean() for a in (attention, rgb, flow)]
+    return sum(terms) / 3
+
+
+def contrast_loss(
+    positive: Tensor, hard: Tensor, easy: Tensor, gamma1: float, gamma2: float
+) -> Tensor:
+    """max(0, L - L_hard + gamma1) + max(0, L - L_easy + gamma2)."""
+    return F.relu(positive - hard + gamma1) + F.relu(positive - easy + gamma2)
+
+
+def consistency(source: Tensor, target: Tensor, kind: str) -> Tensor:
+    """Pull ``source`` towards ``target`` (the caller detaches the target)."""
+    if kind == "mse":
+        return F.mse_loss(source, target)
+    if kind == "mae":
+        return F.l1_loss(source, target)
+    if kind == "kl":  # per-segment Bernoulli KL(target || source)
+        eps = 1e-6
+        s, t = source.clamp(eps, 1 - eps), target.clamp(eps, 1 - eps)
+        return (t * (t / s).log() + (1 - t) * ((1 - t) / (1 - s)).log()).mean()
+    raise ValueError(f"unknown consistency {kind!r}")

@@ -1,0 +1,107 @@
+"""Text-segment mining (METHOD 2): the WTAL model. Video branch -> embedding -> matching
+against class text queries -> background-suppressed CAS; or, in ``baseline`` mode, a
+convolutional classifier in place of the text matching (paper Table 3)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from wtal.models.text_encoder import TextEncoder
+from wtal.models.video_branch import AttentionModule, AttentionOutput
+
+
+@dataclass
+class TSMOutput:
+    cas: Tensor  # S: (B, T, C + 1)
+    suppressed: Tensor  # S_bar: (B, T, C + 1)
+    embedding0: Tensor  # X0: (B, T, 2048), for the co-activity loss
+    attention: AttentionOutput
+
+
+def temporal_pool(x: Tensor, width: int) -> Tensor:
+    """Average over a sliding window of ``width`` segments along dim 1 (ActivityNet)."""
+    if width <= 1:
+        return x
+    pooled = F.avg_pool1d(
+        x.transpose(1, 2) if x.dim() == 3 else x.unsqueeze(1),
+        width,
+        1,
+        width // 2,
+        count_include_pad=True,
+    )
+    return pooled.transpose(1, 2) if x.dim() == 3 else pooled.squeeze(1)
+
+
+class TSM(nn.Module):
+    def __init__(
+        self,
+        num_classes: int,
+        name_vectors: Tensor | None,
+        feature_dim: int = 2048,
+        context_length: int = 9,
+        handcrafted_context: Tensor | None = None,
+        mode: str = "text",
+        temperature: float = 1.0,
+        pool_width: int = 1,
+    ) -> None:
+        super().__init__()
+        if mode not in ("text", "baseline"):
+            raise ValueError(f"mode must be 'text' or 'baseline', not {mode!r}")
+        self.mode = mode
+        self.num_classes = num_classes
+        self.temperature = temperature
+        self.pool_width = pool_width
+        self.attention = AttentionModule(feature_dim // 2)
+        self.embed0 = nn.Sequential(
+            nn.Conv1d(feature_dim, feature_dim, 3, padding=1), nn.LeakyReLU(0.2), nn.Dropout(0.7)
+        )
+        self.embed1 = nn.Sequential(
+            nn.Conv1d(feature_dim, feature_dim, 3, padding=1), nn.LeakyReLU(0.2), nn.Dropout(0.7)
+        )
+        for block in (self.embed0, self.embed1):
+            nn.init.kaiming_uniform_(block[0].weight)
+            nn.init.zeros_(block[0].bias)
+        if mode == "text":
+            if name_vectors is None:
+                raise ValueError("text mode needs the class-name word vectors")
+            self.text = TextEncoder(
+                name_vectors, context_length, feature_dim, handcrafted_context=handcrafted_context
+            )
+            self.classifier = None
+        else:
+            self.text = None
+            self.classifier = nn.Conv1d(feature_dim, num_classes + 1, 1)
+
+    def forward(self, features: Tensor) -> TSMOutput:
+        """``features``: (B, T, 2048) with RGB channels first."""
+        x = features.transpose(1, 2)
+        attention = self.attention(x)
+        x0 = self.embed0(attention.filtered)
+        xe = self.embed1(x0)
+        if self.text is not None:
+            queries = self.text()  # (C + 1, 2048)
+            cas = torch.einsum("bdt,cd->btc", xe, queries) / self.temperature
+        else:
+            cas = self.classifier(xe).transpose(1, 2) / self.temperature
+        if self.pool_width > 1:
+            cas = temporal_pool(cas, self.pool_width)
+            attention = AttentionOutput(
+                attention=temporal_pool(attention.attention, self.pool_width),
+                rgb=temporal_pool(attention.rgb, self.pool_width),
+                flow=temporal_pool(attention.flow, self.pool_width),
+                filtered=attention.filtered,
+                reconstruction_loss=attention.reconstruction_loss,
+            )
+        floor = cas.min(dim=2, keepdim=True).values
+        suppressed = attention.attention.unsqueeze(2) * (cas - floor) + floor
+        return TSMOutput(cas, suppressed, x0.transpose(1, 2), attention)
+
+
+def topk_video_logits(cas: Tensor, k_divisor: int) -> Tensor:
+    """Mean of the top-k segments per class, k = max(1, floor(T / k_divisor)): (B, C + 1)."""
+    k = max(1, cas.shape[1] // k_divisor)
+    return cas.topk(k, dim=1).values.mean(dim=1)

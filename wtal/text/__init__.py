@@ -1,0 +1,1 @@
+"""Words: GloVe vectors, class-name words, VLC sentences and their vocabulary."""
