@@ -1,0 +1,1 @@
+"""From CAS and attention to scored temporal detections (METHOD 5)."""

@@ -1,0 +1,66 @@
+"""Loading a trained TSM from a checkpoint for inference (no word vectors needed: the class
+name vectors are in the state dict)."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from wtal.errors import InputFileError
+from wtal.models.tsm import TSM
+from wtal.training.setup import FeatureNorm
+
+
+@dataclass
+class LoadedModel:
+    tsm: TSM
+    norm: FeatureNorm
+    classes: tuple[str, ...]
+    feature_dim: int
+    config: dict[str, Any]
+    iteration: int
+    path: Path
+
+
+def load_model(path: str | os.PathLike[str], device: torch.device | str = "cpu") -> LoadedModel:
+    """The TSM of a ``wtal train`` checkpoint, in eval mode on ``device``."""
+    path = Path(path)
+    if not path.is_file():
+        raise InputFileError(path, "checkpoint not found")
+    try:
+        state = torch.load(path, map_location=device, weights_only=False)
+        weights, config = state["tsm"], state["config"]
+    except (KeyError, TypeError, RuntimeError, EOFError) as exc:
+        raise InputFileError(path, f"not a wtal training checkpoint ({exc})") from None
+    model = config["model"]
+    tsm = TSM(
+        len(state["classes"]),
+        weights.get("text.name_vectors"),
+        feature_dim=state["feature_dim"],
+        context_length=model["context_length"],
+        handcrafted_context=weights.get("text.fixed_context"),
+        mode=model["mode"],
+        temperature=model["temperature"],
+        pool_width=model["pool_width"],
+    )
+    tsm.load_state_dict(weights)
+    tsm.to(device).eval()
+    norm_state = state.get("feature_norm") or {}
+    norm = FeatureNorm(
+        None if norm_state.get("mean") is None else np.asarray(norm_state["mean"]),
+        None if norm_state.get("std") is None else np.asarray(norm_state["std"]),
+    )
+    return LoadedModel(
+        tsm,
+        norm,
+        tuple(state["classes"]),
+        int(state["feature_dim"]),
+        config,
+        int(state["iteration"]),
+        path,
+    )
