@@ -7,10 +7,18 @@ import sys
 from collections.abc import Sequence
 
 from wtal import __version__
-from wtal.commands import convert, dataset_info, evaluate, extract, features
+from wtal.commands import (
+    convert,
+    dataset_info,
+    evaluate,
+    extract,
+    features,
+    synthetic,
+    train,
+)
 from wtal.errors import WtalError
 
-COMMANDS = (evaluate, convert, dataset_info, extract, features)
+COMMANDS = (evaluate, convert, dataset_info, extract, features, synthetic, train)
 
 
 def build_parser() -> argparse.ArgumentParser:

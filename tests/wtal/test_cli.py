@@ -30,8 +30,10 @@ def test_the_commands_are_all_there():
         "dataset-info",
         "evaluate",
         "extract",
+        "make-synthetic",
         "pack-features",
         "split-features",
+        "train",
     ]
 
 

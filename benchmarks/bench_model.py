@@ -1,0 +1,144 @@
+#!/usr/bin/env python3
+"""Benchmark: one TSM + VLC training iteration on the CPU, split by component.
+
+    python benchmarks/bench_model.py [--repeats 3] [--widths 2048 512]
+
+For the THUMOS14 batch shape (10 videos x 320 segments) at the paper's width (2048-d
+features) and at the CPU configuration's width (512-d, max_seqlen 128), prints the median
+seconds of: the whole iteration, TSM forward + losses, TSM backward, the VLC reconstructor pass
+(step 2, two reconstructions + backward), the VLC attention pass (step 3, three
+reconstructions + backward); and the process's peak RSS. Nothing is computed whose result is
+unused (the authors' code ran a further transformer pass per step and discarded it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import resource
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from bench_i3d import machine  # noqa: E402
+
+from tests.wtal.training.toy import CLASSES, toy_config  # noqa: E402
+from wtal.data.dataset import Dataset, VideoRecord  # noqa: E402
+from wtal.models import losses as L  # noqa: E402
+from wtal.models.vlc import SentenceBatch, reconstruction_loss  # noqa: E402
+from wtal.training.setup import build_models, text_assets  # noqa: E402
+from wtal.training.step import make_optimizers, train_step  # noqa: E402
+from wtal.training.trainer import _sentence_table  # noqa: E402
+
+
+def fake_dataset(dim: int) -> Dataset:
+    rng = np.random.default_rng(0)
+    videos = tuple(
+        VideoRecord(
+            f"v{i}",
+            "validation",
+            100.0,
+            (CLASSES[i % 4],),
+            np.array([[1.0, 2.0]]),
+            (CLASSES[i % 4],),
+            np.zeros((0, 2)),
+            rng.standard_normal((40, dim)).astype(np.float32),
+        )
+        for i in range(8)
+    )
+    return Dataset("bench", CLASSES, videos)
+
+
+def timed(fn, repeats: int) -> float:
+    fn()  # warm-up
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def bench(dim: int, seqlen: int, repeats: int) -> None:
+    torch.manual_seed(0)
+    config = toy_config(training={"max_seqlen": seqlen})
+    data = fake_dataset(dim)
+    text = text_assets(data, config)
+    tsm, vlc = build_models(len(CLASSES), dim, text, config)
+    optimizers = make_optimizers(tsm, vlc, config)
+    rng = np.random.default_rng(0)
+    x = torch.randn(10, seqlen, dim) * (10 / dim**0.5)
+    y = torch.zeros(10, len(CLASSES))
+    y[torch.arange(10), torch.arange(10) % len(CLASSES)] = 1
+    ids, key, lengths = _sentence_table(data, config["model"]["vlc"]["template"], text.vocabulary)
+    rows = np.arange(10) % len(data.videos)
+    sentences = SentenceBatch(
+        torch.from_numpy(ids[rows]), torch.from_numpy(lengths[rows]), torch.from_numpy(key[rows])
+    )
+    whole = timed(
+        lambda: train_step(tsm, vlc, optimizers, x, y, sentences, config, rng, 1), repeats
+    )
+
+    def tsm_forward():
+        out = tsm(x)
+        return L.mil_loss(out.cas, out.suppressed, y, 7) + L.co_activity_loss(
+            out.embedding0, out.suppressed, y, 3
+        )
+
+    forward = timed(tsm_forward, repeats)
+    backward = timed(lambda: tsm_forward().backward(), repeats) - forward
+    objective = config["model"]["vlc"]["objective"]
+
+    def reconstructor_pass():
+        with torch.no_grad():
+            still = vlc.attend(x)
+        total = sum(
+            reconstruction_loss(
+                *vlc.reconstruct(still, w, sentences, objective, None), sentences.ids
+            )
+            for w in (still.attention, torch.ones_like(still.attention))
+        )
+        total.backward()
+
+    def attention_pass():
+        live = vlc.attend(x)
+        total = sum(
+            reconstruction_loss(
+                *vlc.reconstruct(live, w, sentences, objective, None), sentences.ids
+            )
+            for w in (live.attention, torch.ones_like(live.attention), 1 - live.attention)
+        )
+        total.backward()
+
+    rec = timed(reconstructor_pass, repeats)
+    att = timed(attention_pass, repeats)
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(
+        f"features {dim}-d, batch 10 x {seqlen}: iteration {whole:.2f} s | TSM forward+losses "
+        f"{forward:.2f} s, TSM backward {backward:.2f} s | VLC step 2 (2 passes + backward) "
+        f"{rec:.2f} s | VLC step 3 (3 passes + backward) {att:.2f} s | peak RSS so far "
+        f"{peak:.0f} MB"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args()
+    torch.set_num_threads(2)
+    print(machine())
+    bench(512, 128, args.repeats)  # the CPU configuration (smaller first: RSS is cumulative)
+    bench(2048, 320, args.repeats)  # the paper's width and THUMOS batch shape
+
+
+if __name__ == "__main__":
+    main()

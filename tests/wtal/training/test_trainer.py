@@ -1,0 +1,124 @@
+"""Training runs: determinism, bit-identical resume, selection, logs, non-finite losses."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from tests.wtal.training.toy import toy_config, toy_dataset
+from wtal.data.dataset import Dataset
+from wtal.training.trainer import TrainingError, train
+
+
+def state(path):
+    return torch.load(path, weights_only=False)
+
+
+def same_weights(a, b):
+    return all(torch.equal(a[k], b[k]) for k in a) and a.keys() == b.keys()
+
+
+@pytest.fixture(scope="module")
+def data():
+    return toy_dataset(16), toy_dataset(8, seed=1, subset="validation")
+
+
+def test_same_seed_same_model_and_resume_is_bit_identical(data, tmp_path):
+    train_set, validation = data
+    config = toy_config(training={"iterations": 6, "checkpoint_every": 2})
+    whole = train(config, train_set, validation, tmp_path / "whole", progress=False)
+    again = train(config, train_set, validation, tmp_path / "again", progress=False)
+    a, b = state(whole.output / "checkpoints/last.pt"), state(again.output / "checkpoints/last.pt")
+    assert same_weights(a["tsm"], b["tsm"]) and same_weights(a["vlc"], b["vlc"])
+
+    # Interrupted after iteration 3 (last checkpoint at 2), then resumed to the end.
+    train(config, train_set, validation, tmp_path / "resumed", progress=False, stop_after=3)
+    resumed = train(config, train_set, validation, tmp_path / "resumed", progress=False)
+    c = state(resumed.output / "checkpoints/last.pt")
+    assert c["iteration"] == 6
+    assert same_weights(a["tsm"], c["tsm"]) and same_weights(a["vlc"], c["vlc"])
+    for key in ("tsm", "reconstructor", "attention"):
+        sa, sc = a["optimizers"][key]["state"], c["optimizers"][key]["state"]
+        assert all(torch.equal(sa[i]["exp_avg"], sc[i]["exp_avg"]) for i in sa)
+    log_whole = (whole.output / "metrics.jsonl").read_text()
+    log_resumed = (resumed.output / "metrics.jsonl").read_text()
+    assert log_whole == log_resumed  # the log has no duplicate or missing rows either
+
+
+def test_selection_on_validation_and_outputs(data, tmp_path):
+    train_set, validation = data
+    result = train(toy_config(), train_set, validation, tmp_path, progress=False)
+    summary = json.loads((tmp_path / "training.json").read_text())
+    assert summary["selection"] == "validation" and result.selected.name == "best.pt"
+    assert [v["iteration"] for v in summary["validation"]] == [2, 4]
+    best = max(summary["validation"], key=lambda v: v["validation"]["average_mAP"])
+    assert summary["best"]["iteration"] == best["iteration"]
+    assert state(result.selected)["iteration"] == best["iteration"]
+    rows = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
+    losses = [r for r in rows if "losses" in r]
+    assert [r["iteration"] for r in losses] == [1, 2, 3, 4]
+    assert {"mil", "co_activity", "sparsity", "guide", "reconstruction", "contrast"} <= set(
+        losses[0]["losses"]
+    )
+    assert (tmp_path / "losses.png").read_bytes()[:4] == b"\x89PNG"
+    assert sorted(p.name for p in (tmp_path / "checkpoints").iterdir()) == [
+        "best.pt",
+        "iter_000002.pt",
+        "iter_000004.pt",
+        "last.pt",
+    ]
+
+
+def test_last_checkpoint_selection_needs_no_validation(data, tmp_path):
+    train_set, _ = data
+    result = train(
+        toy_config(training={"selection": "last"}), train_set, None, tmp_path, progress=False
+    )
+    assert result.selection == "last" and result.selected.name == "selected.pt"
+    assert state(result.selected)["iteration"] == 4
+
+
+def test_non_finite_loss_stops_with_its_name_and_keeps_the_last_good_checkpoint(data, tmp_path):
+    train_set, _ = data
+    config = toy_config(training={"selection": "last", "iterations": 4, "checkpoint_every": 1})
+    train(config, train_set, None, tmp_path, progress=False, stop_after=2)
+    broken = [v for v in train_set.videos]
+    poisoned = broken[0].features.copy()
+    poisoned[:] = np.inf
+    from dataclasses import replace
+
+    videos = tuple(replace(v, features=poisoned) for v in broken)
+    with pytest.raises(TrainingError, match=r"loss '\w+' became (nan|inf).*last good checkpoint"):
+        train(config, Dataset("toy", train_set.classes, videos), None, tmp_path, progress=False)
+    assert state(tmp_path / "checkpoints/last.pt")["iteration"] == 2
+
+
+@pytest.mark.parametrize(
+    "sections",
+    [
+        {"model": {"preset": "paper"}},
+        {"model": {"mode": "baseline"}},
+        {"model": {"mode": "baseline", "vlc": {"enabled": False}}},
+        {"model": {"prompt": "handcrafted"}},
+        {"model": {"vlc": {"reconstructor": "gru"}}},
+        {"model": {"vlc": {"reconstructor": "lstm", "objective": "masked"}}},
+        {"model": {"vlc": {"consistency": "kl"}}},
+        {"model": {"vlc": {"consistency": "mae"}}},
+        {"model": {"vlc": {"consistency": "share"}}},
+        {"model": {"vlc": {"consistency": "none"}}},
+        {"model": {"vlc": {"enabled": False}}},
+        {"model": {"vlc": {"template": "a [CLS]"}}},
+        {"model": {"vlc": {"template": "a video of action [CLS]"}}},
+        {"model": {"pool_width": 13, "k_divisor": 5}, "losses": {"consistency": 0.25}},
+        {"features": {"normalize": "standardize"}, "model": {"temperature": 4.0}},
+    ],
+    ids=lambda s: json.dumps(s, separators=(",", ":")),
+)
+def test_every_ablation_switch_trains(data, tmp_path, sections):
+    train_set, _ = data
+    config = toy_config(training={"selection": "last", "iterations": 2}, **sections)
+    result = train(config, train_set, None, tmp_path, progress=False)
+    assert result.iterations == 2

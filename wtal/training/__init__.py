@@ -1,0 +1,1 @@
+"""Training TSM + VLC: batches, the four-step update, checkpoints, selection."""

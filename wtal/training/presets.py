@@ -1,0 +1,38 @@
+"""Where the paper and the authors' code disagree (METHOD.md), ``model.preset`` decides;
+any value set explicitly in the config wins over the preset."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+PRESETS: dict[str, dict[tuple[str, ...], Any]] = {
+    "paper": {
+        ("model", "vlc", "objective"): "masked",
+        ("model", "vlc", "template"): "a video of the [CLS]",
+        ("model", "vlc", "video_causal"): False,
+        ("losses", "autoencoder"): 0.0,
+        ("losses", "gamma2"): 0.2,
+        ("training", "tsm_lr"): 5e-4,
+    },
+    "official": {
+        ("model", "vlc", "objective"): "causal",
+        ("model", "vlc", "template"): "one video of the [CLS].",
+        ("model", "vlc", "video_causal"): True,
+        ("losses", "autoencoder"): 1.5,
+        ("losses", "gamma2"): 0.15,
+        ("training", "tsm_lr"): 5e-5,
+    },
+}
+
+
+def resolve_preset(config: dict[str, Any]) -> dict[str, Any]:
+    """A copy of a validated config with every preset-dependent ``null`` filled in."""
+    out = copy.deepcopy(config)
+    for path, value in PRESETS[out["model"]["preset"]].items():
+        node = out
+        for key in path[:-1]:
+            node = node[key]
+        if node.get(path[-1]) is None:
+            node[path[-1]] = value
+    return out

@@ -1,0 +1,197 @@
+"""One training iteration, the four steps of METHOD 4:
+
+1. TSM forward and the TSM losses;
+2. VLC forward with the VLC attention frozen; update the reconstructor on
+   L_rec(positive) + L_rec(hard); add lambda x D(att_m, sg(att_r)) to the TSM loss;
+3. VLC forward with the reconstructor frozen; update the VLC attention on
+   L_c + its autoencoder loss + lambda x D(att_r, sg(att_m));
+4. update TSM.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from wtal.models import losses as L
+from wtal.models.tsm import TSM
+from wtal.models.vlc import VLC, SentenceBatch, reconstruction_loss
+
+
+@dataclass
+class Optimizers:
+    tsm: torch.optim.Optimizer
+    reconstructor: torch.optim.Optimizer | None
+    attention: torch.optim.Optimizer | None
+
+    def state_dict(self) -> dict[str, Any]:
+        return {k: (v.state_dict() if v is not None else None) for k, v in vars(self).items()}
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        for key, optimizer in vars(self).items():
+            if optimizer is not None:
+                optimizer.load_state_dict(state[key])
+
+
+def make_optimizers(tsm: TSM, vlc: VLC | None, config: dict[str, Any]) -> Optimizers:
+    training = config["training"]
+    tsm_optimizer = torch.optim.Adam(
+        tsm.parameters(), lr=training["tsm_lr"], weight_decay=training["tsm_weight_decay"]
+    )
+    if vlc is None:
+        return Optimizers(tsm_optimizer, None, None)
+    reconstructor = torch.optim.Adam(vlc.reconstructor_parameters(), lr=training["vlc_lr"])
+    attention = None
+    if not vlc.shared_attention:
+        attention = torch.optim.Adam(vlc.attention.parameters(), lr=training["vlc_lr"])
+    return Optimizers(tsm_optimizer, reconstructor, attention)
+
+
+@contextlib.contextmanager
+def frozen(parameters: list[nn.Parameter]) -> Iterator[None]:
+    """No gradients into ``parameters`` inside the block."""
+    previous = [p.requires_grad for p in parameters]
+    for p in parameters:
+        p.requires_grad_(False)
+    try:
+        yield
+    finally:
+        for p, flag in zip(parameters, previous, strict=True):
+            p.requires_grad_(flag)
+
+
+def sample_masks(
+    sentences: SentenceBatch, fraction: float, key_weight: float, rng: np.random.Generator
+) -> Tensor:
+    """Which words to mask: a ``fraction`` of each sentence (at least one), class-phrase
+    words ``key_weight`` times likelier."""
+    lengths = sentences.lengths.cpu().numpy()
+    key = sentences.key_words.cpu().numpy()
+    masks = np.zeros(key.shape, dtype=bool)
+    for row, length in enumerate(lengths):
+        count = max(1, round(fraction * length))
+        weights = np.where(key[row, :length], key_weight, 1.0)
+        chosen = rng.choice(
+            length, size=min(count, length), replace=False, p=weights / weights.sum()
+        )
+        masks[row, chosen] = True
+    return torch.from_numpy(masks).to(sentences.ids.device)
+
+
+def _check(losses: dict[str, Tensor], iteration: int) -> None:
+    for name, value in losses.items():
+        if not torch.isfinite(value):
+            raise FloatingPointError(
+                f"loss '{name}' became {value.item()} at iteration {iteration}"
+            )
+
+
+def train_step(
+    tsm: TSM,
+    vlc: VLC | None,
+    optimizers: Optimizers,
+    features: Tensor,
+    labels: Tensor,
+    sentences: SentenceBatch | None,
+    config: dict[str, Any],
+    rng: np.random.Generator,
+    iteration: int,
+) -> dict[str, float]:
+    """One iteration; returns the loss values (floats). Raises FloatingPointError naming
+    the first non-finite loss, before any parameter is updated with it."""
+    model, weights, training = config["model"], config["losses"], config["training"]
+    tsm.train()
+    out = tsm(features)
+    att = out.attention
+    losses = {
+        "mil": L.mil_loss(out.cas, out.suppressed, labels, model["k_divisor"]),
+        "co_activity": L.co_activity_loss(
+            out.embedding0, out.suppressed, labels, training["similar_classes"]
+        ),
+        "sparsity": L.sparsity_loss(att.attention, att.rgb, att.flow),
+        "guide": L.guide_loss(att.attention, att.rgb, att.flow, out.cas),
+        "autoencoder": att.reconstruction_loss,
+    }
+    tsm_total = (
+        losses["mil"]
+        + weights["co_activity"] * losses["co_activity"]
+        + weights["sparsity"] * losses["sparsity"]
+        + weights["guide"] * losses["guide"]
+        + weights["autoencoder"] * losses["autoencoder"]
+    )
+    if vlc is not None and sentences is not None:
+        vlc.train()
+        spec = model["vlc"]
+        objective, kind = spec["objective"], spec["consistency"]
+        masks = (
+            sample_masks(sentences, spec["mask_fraction"], spec["key_word_weight"], rng)
+            if objective == "masked"
+            else None
+        )
+
+        def rec(attention_out, key_weights: Tensor) -> Tensor:
+            logits, targets = vlc.reconstruct(
+                attention_out, key_weights, sentences, objective, masks
+            )
+            return reconstruction_loss(logits, sentences.ids, targets)
+
+        # (2) the reconstructor learns, the VLC attention is frozen.
+        with torch.no_grad():
+            still = vlc.attend(features)
+        ones = torch.ones_like(still.attention)
+        losses["reconstruction"] = rec(still, still.attention)
+        losses["reconstruction_hard"] = rec(still, ones)
+        _check(losses, iteration)
+        optimizers.reconstructor.zero_grad(set_to_none=True)
+        (
+            weights["reconstruction"] * (losses["reconstruction"] + losses["reconstruction_hard"])
+        ).backward()
+        nn.utils.clip_grad_norm_(vlc.reconstructor_parameters(), training["clip_grad_norm"])
+        optimizers.reconstructor.step()
+        if kind in ("mse", "kl", "mae"):
+            losses["consistency_tsm"] = L.consistency(att.attention, still.attention.detach(), kind)
+            tsm_total = tsm_total + weights["consistency"] * losses["consistency_tsm"]
+
+        # (3) the VLC attention learns, the reconstructor is frozen.
+        live = vlc.attend(features) if not vlc.shared_attention else att
+        with frozen(vlc.reconstructor_parameters()):
+            positive = rec(live, live.attention)
+            hard = rec(live, torch.ones_like(live.attention))
+            easy = rec(live, 1 - live.attention)
+        losses["contrast"] = L.contrast_loss(
+            positive, hard, easy, weights["gamma1"], weights["gamma2"]
+        )
+        attention_total = weights["contrast"] * losses["contrast"]
+        if vlc.shared_attention:
+            tsm_total = tsm_total + attention_total
+        else:
+            losses["vlc_autoencoder"] = live.reconstruction_loss
+            attention_total = attention_total + weights["autoencoder"] * live.reconstruction_loss
+            if kind in ("mse", "kl", "mae"):
+                losses["consistency_vlc"] = L.consistency(
+                    live.attention, att.attention.detach(), kind
+                )
+                attention_total = (
+                    attention_total + weights["consistency"] * losses["consistency_vlc"]
+                )
+            _check(losses, iteration)
+            optimizers.attention.zero_grad(set_to_none=True)
+            attention_total.backward()
+            nn.utils.clip_grad_norm_(vlc.attention.parameters(), training["clip_grad_norm"])
+            optimizers.attention.step()
+
+    # (4) TSM.
+    _check(losses, iteration)
+    optimizers.tsm.zero_grad(set_to_none=True)
+    tsm_total.backward()
+    optimizers.tsm.step()
+    values = {k: float(v.detach()) for k, v in losses.items()}
+    values["total_tsm"] = float(tsm_total.detach())
+    values["attention_mean"] = float(att.attention.detach().mean())
+    return values

@@ -1,0 +1,370 @@
+"""The training loop: seeded batches, the four-step update, checkpoints that resume bit for
+bit on CPU, selection on a held-out split of the training videos (never the test set),
+a JSONL metrics log, a loss-curve PNG, and a clear stop on a non-finite loss."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from wtal.data.dataset import Dataset
+from wtal.errors import WtalError
+from wtal.evaluation.metrics import evaluate_detection
+from wtal.evaluation.protocol import parse_tiou_thresholds
+from wtal.evaluation.tables import ground_truth_from_dict, predictions_from_dict
+from wtal.inference.predict import predict_videos, settings_from_config
+from wtal.models.vlc import SentenceBatch
+from wtal.training.batches import gather_batch, sample_batch
+from wtal.training.schedule import warmup_inverse_sqrt
+from wtal.training.setup import FeatureNorm, build_models, class_sentences, text_assets
+from wtal.training.step import make_optimizers, train_step
+from wtal.utils.files import atomic_open, write_json
+
+
+class TrainingError(WtalError):
+    pass
+
+
+@dataclass
+class TrainingResult:
+    output: Path
+    selected: Path
+    selection: str
+    iterations: int
+    validation: list[dict[str, Any]] = field(default_factory=list)
+    collapsed: bool = False
+
+
+def pick_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(name)
+
+
+def _sentence_table(
+    dataset: Dataset, template: str, vocabulary
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    sentences = class_sentences(dataset, template)
+    longest = max(len(s.words) for s in sentences.values())
+    ids = np.zeros((len(dataset), longest), np.int64)
+    key = np.zeros((len(dataset), longest), bool)
+    lengths = np.zeros(len(dataset), np.int64)
+    for row, video in enumerate(dataset.videos):
+        sentence = sentences[tuple(video.labels)]
+        n = len(sentence.words)
+        ids[row, :n] = vocabulary.ids(sentence.words)
+        key[row, :n] = sentence.key
+        lengths[row] = n
+    return ids, key, lengths
+
+
+def evaluate_split(tsm, dataset: Dataset, norm, config, device) -> dict[str, Any]:
+    """Detection mAP of the model on ``dataset`` (all its videos), standard protocol."""
+    predictions = predict_videos(
+        tsm, dataset.videos, dataset.classes, norm, settings_from_config(config), device
+    )
+    subset = dataset.videos[0].subset
+    gt = ground_truth_from_dict(dataset.to_activitynet(), subset)
+    metrics = evaluate_detection(
+        gt,
+        predictions_from_dict(predictions),
+        parse_tiou_thresholds(config["evaluation"]["tiou"]),
+        units=config["evaluation"]["units"],
+        filter_ambiguous_intervals=config["evaluation"]["ambiguous_filter"],
+        video_scores=predictions["video_scores"],
+    )
+    return {"metrics": metrics, "predictions": predictions}
+
+
+def _rng_state(rng: np.random.Generator) -> dict[str, Any]:
+    return {"numpy": rng.bit_generator.state, "torch": torch.get_rng_state()}
+
+
+def save_checkpoint(path: Path, payload: dict[str, Any]) -> None:
+    with atomic_open(path, "wb") as handle:
+        torch.save(payload, handle)
+
+
+def plot_losses(log: Path, output: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = [json.loads(line) for line in log.read_text().splitlines() if line.strip()]
+    steps = [r for r in rows if "losses" in r]
+    if not steps:
+        return
+    names = sorted({k for r in steps for k in r["losses"] if k not in ("attention_mean",)})
+    fig, (top, bottom) = plt.subplots(2, 1, figsize=(9, 7), sharex=True)
+    for name in names:
+        xs = [r["iteration"] for r in steps if name in r["losses"]]
+        top.plot(xs, [r["losses"][name] for r in steps if name in r["losses"]], label=name, lw=1)
+    top.set_yscale("symlog", linthresh=1e-2)
+    top.set_ylabel("loss")
+    top.legend(fontsize=7, ncol=3)
+    bottom.plot(
+        [r["iteration"] for r in steps],
+        [r["losses"]["attention_mean"] for r in steps],
+        label="mean attention (att_m)",
+        color="black",
+        lw=1,
+    )
+    evals = [r for r in rows if "validation" in r]
+    if evals:
+        axis = bottom.twinx()
+        axis.plot(
+            [r["iteration"] for r in evals],
+            [r["validation"]["average_mAP"] for r in evals],
+            "o-",
+            color="tab:red",
+            label="validation avg mAP",
+        )
+        axis.set_ylabel("validation avg mAP", color="tab:red")
+    bottom.set_xlabel("iteration")
+    bottom.set_ylabel("mean attention")
+    fig.tight_layout()
+    with atomic_open(output, "wb") as handle:
+        fig.savefig(handle, format="png", dpi=110)
+    plt.close(fig)
+
+
+def train(
+    config: dict[str, Any],
+    train_set: Dataset,
+    validation_set: Dataset | None,
+    output: str | os.PathLike[str],
+    progress: bool = True,
+    stop_after: int | None = None,
+) -> TrainingResult:
+    """Train TSM (+ VLC) on ``train_set``; resume from ``output/checkpoints/last.pt`` if there.
+
+    ``stop_after`` ends the run early after that iteration (used to test resuming)."""
+    out = Path(output)
+    checkpoints = out / "checkpoints"
+    checkpoints.mkdir(parents=True, exist_ok=True)
+    training, model_spec = config["training"], config["model"]
+    device = pick_device(training["device"])
+    torch.manual_seed(training["seed"])
+    rng = np.random.default_rng(training["seed"])
+    if device.type == "cpu":
+        torch.use_deterministic_algorithms(True)
+
+    usable = [
+        v for v in train_set.videos if v.features is not None and len(v.features) and v.labels
+    ]
+    if len(usable) < len(train_set.videos):
+        warnings.warn(
+            f"{len(train_set.videos) - len(usable)} training videos without features or labels "
+            "are left out",
+            stacklevel=2,
+        )
+    train_set = Dataset(train_set.name, train_set.classes, tuple(usable), train_set.quirks)
+    norm = FeatureNorm.fit([v.features for v in usable], config["features"]["normalize"])
+    features = [norm(v.features) for v in usable]
+    labels = train_set.label_matrix()
+    text = text_assets(train_set, config)
+    tsm, vlc = build_models(len(train_set.classes), features[0].shape[1], text, config)
+    tsm.to(device)
+    if vlc is not None:
+        vlc.to(device)
+    optimizers = make_optimizers(tsm, vlc, config)
+    ids, key, lengths = _sentence_table(train_set, model_spec["vlc"]["template"], text.vocabulary)
+
+    log_path = out / "metrics.jsonl"
+    start = 0
+    best: dict[str, Any] | None = None
+    history: list[dict[str, Any]] = []
+    last = checkpoints / "last.pt"
+    if last.exists():
+        state = torch.load(last, map_location=device, weights_only=False)
+        tsm.load_state_dict(state["tsm"])
+        if vlc is not None:
+            vlc.load_state_dict(state["vlc"])
+        optimizers.load_state_dict(state["optimizers"])
+        rng.bit_generator.state = state["rng"]["numpy"]
+        torch.set_rng_state(state["rng"]["torch"])
+        start, best, history = state["iteration"], state["best"], state["validation"]
+        if log_path.exists():  # drop what was logged after the checkpoint
+            keep = [
+                line
+                for line in log_path.read_text().splitlines()
+                if line.strip() and json.loads(line)["iteration"] <= start
+            ]
+            log_path.write_text("".join(line + "\n" for line in keep))
+    elif log_path.exists():
+        log_path.unlink()
+
+    def checkpoint_payload(iteration: int) -> dict[str, Any]:
+        return {
+            "iteration": iteration,
+            "tsm": tsm.state_dict(),
+            "vlc": vlc.state_dict() if vlc is not None else None,
+            "optimizers": optimizers.state_dict(),
+            "rng": _rng_state(rng),
+            "best": best,
+            "validation": history,
+            "config": config,
+            "classes": list(train_set.classes),
+            "feature_dim": int(features[0].shape[1]),
+            "feature_norm": norm.state(),
+            "vocabulary": list(text.vocabulary.words),
+            "word_vectors": text.source,
+        }
+
+    total = training["iterations"]
+    end = min(total, stop_after) if stop_after is not None else total
+    bar = tqdm(total=total, initial=start, desc="train", disable=not progress, dynamic_ncols=True)
+    low_attention = 0
+    collapsed = False
+    with open(log_path, "a", encoding="utf-8") as log:
+        for iteration in range(start + 1, end + 1):
+            lr = warmup_inverse_sqrt(iteration, training["vlc_lr"], training["vlc_warmup"])
+            for optimizer in (optimizers.reconstructor, optimizers.attention):
+                if optimizer is not None:
+                    for group in optimizer.param_groups:
+                        group["lr"] = lr
+            batch = sample_batch(
+                labels, rng, training["similar_classes"], training["random_videos"]
+            )
+            x = torch.from_numpy(gather_batch(features, batch, training["max_seqlen"], rng)).to(
+                device
+            )
+            y = torch.from_numpy(labels[batch]).to(device)
+            sentences = SentenceBatch(
+                torch.from_numpy(ids[batch]).to(device),
+                torch.from_numpy(lengths[batch]).to(device),
+                torch.from_numpy(key[batch]).to(device),
+            )
+            try:
+                values = train_step(tsm, vlc, optimizers, x, y, sentences, config, rng, iteration)
+            except FloatingPointError as exc:
+                bar.close()
+                raise TrainingError(
+                    f"{exc}; training stopped, the last good checkpoint is {last}"
+                ) from None
+            low_attention = (
+                low_attention + 1
+                if values["attention_mean"] < training["collapse_threshold"]
+                else 0
+            )
+            if low_attention == 20 and not collapsed:
+                collapsed = True
+                warnings.warn(
+                    f"attention collapse: mean att_m < {training['collapse_threshold']} for 20 "
+                    f"iterations (now {values['attention_mean']:.4f} at iteration {iteration}); "
+                    "no proposal will pass the thresholds. Try features.normalize: standardize "
+                    "or a larger model.temperature (METHOD 8)",
+                    stacklevel=2,
+                )
+                log.write(
+                    json.dumps({"iteration": iteration, "event": "attention_collapse"}) + "\n"
+                )
+            if iteration % training["log_every"] == 0 or iteration == end:
+                log.write(
+                    json.dumps({"iteration": iteration, "lr_vlc": lr, "losses": values}) + "\n"
+                )
+                log.flush()
+                bar.set_postfix(mil=f"{values['mil']:.3f}", att=f"{values['attention_mean']:.2f}")
+            bar.update(1)
+            if iteration % training["checkpoint_every"] == 0 or iteration == total:
+                record: dict[str, Any] = {"iteration": iteration}
+                if training["selection"] == "validation" and validation_set is not None:
+                    result = evaluate_split(tsm, validation_set, norm, config, device)
+                    metrics = result["metrics"]
+                    record["validation"] = {
+                        "average_mAP": metrics.average_map,
+                        "mAP": [float(m) for m in metrics.map],
+                        "classification_mAP": metrics.classification_map,
+                    }
+                    history.append(record)
+                    if best is None or metrics.average_map > best["average_mAP"]:
+                        best = {"iteration": iteration, "average_mAP": metrics.average_map}
+                        save_checkpoint(checkpoints / "best.pt", checkpoint_payload(iteration))
+                    log.write(json.dumps(record) + "\n")
+                    log.flush()
+                payload = checkpoint_payload(iteration)
+                save_checkpoint(checkpoints / f"iter_{iteration:06d}.pt", payload)
+                save_checkpoint(last, payload)
+    bar.close()
+    plot_losses(log_path, out / "losses.png")
+    if training["selection"] == "validation" and best is not None:
+        selected = checkpoints / "best.pt"
+    else:
+        selected = checkpoints / "selected.pt"
+        shutil.copyfile(last, selected)
+    summary = {
+        "selected_checkpoint": selected.name,
+        "selection": training["selection"]
+        if best is not None or training["selection"] == "last"
+        else "last",
+        "best": best,
+        "validation": history,
+        "iterations_done": end,
+        "attention_collapse": collapsed,
+        "train_videos": len(usable),
+        "validation_videos": len(validation_set.videos) if validation_set is not None else 0,
+        "seed": training["seed"],
+        "device": str(device),
+        "word_vectors": text.source,
+        "versions": {"torch": torch.__version__, "numpy": np.__version__},
+    }
+    write_json(out / "training.json", summary)
+    return TrainingResult(out, selected, summary["selection"], end, history, collapsed)
+
+
+def evaluate_checkpoint(path: Path, dataset: Dataset, config: dict[str, Any]) -> dict[str, Any]:
+    """Metrics (dict) and predictions of a saved checkpoint on ``dataset``."""
+    from wtal.inference.checkpoint import load_model
+
+    loaded = load_model(path, pick_device(config["training"]["device"]))
+    result = evaluate_split(
+        loaded.tsm, dataset, loaded.norm, config, pick_device(config["training"]["device"])
+    )
+    metrics = result["metrics"].to_dict()
+    metrics["checkpoint"] = {"path": str(path), "iteration": loaded.iteration}
+    return {"metrics": metrics, "predictions": result["predictions"]}
+
+
+def report_on_test(
+    result: TrainingResult, test_set: Dataset, config: dict[str, Any], every_checkpoint: bool
+) -> dict[str, Any]:
+    """Test metrics of the selected checkpoint; optionally of every checkpoint, where the best
+    is reported separately and labelled as test-selected (the authors' protocol)."""
+    selected = evaluate_checkpoint(result.selected, test_set, config)
+    report: dict[str, Any] = {
+        "selected": {
+            "protocol": f"checkpoint chosen by {result.selection} (never by test data)",
+            **selected["metrics"],
+        }
+    }
+    write_json(result.output / "test_predictions.json", selected["predictions"])
+    if every_checkpoint:
+        rows = []
+        for path in sorted((result.output / "checkpoints").glob("iter_*.pt")):
+            metrics = evaluate_checkpoint(path, test_set, config)["metrics"]
+            rows.append(
+                {
+                    "iteration": metrics["checkpoint"]["iteration"],
+                    "average_mAP": metrics["average_mAP"],
+                    "mAP": metrics["mAP"],
+                }
+            )
+        best = max(rows, key=lambda r: r["average_mAP"])
+        report["test_selected"] = {
+            "protocol": "TEST-SELECTED: the best of every checkpoint on the test set itself "
+            "(the authors' code did this; optimistic, not a clean result)",
+            "best": best,
+            "all": rows,
+        }
+    write_json(result.output / "test_metrics.json", report)
+    return report
