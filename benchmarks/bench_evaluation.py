@@ -16,16 +16,17 @@ import argparse
 import json
 import os
 import platform
-import statistics
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from timing import median_seconds  # noqa: E402
 
 from tests.wtal.evaluation.reference import reference_ap  # noqa: E402
 from wtal.evaluation import evaluate_files, parse_tiou_thresholds  # noqa: E402
@@ -95,15 +96,6 @@ def localizer_output(gt: dict, total: int, seed: int = 0) -> dict:
             }
         )
     return {"results": results}
-
-
-def median_seconds(fn, repeats: int) -> float:
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
 def main() -> None:

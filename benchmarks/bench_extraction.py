@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -38,6 +37,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from bench_i3d import machine, throughput  # noqa: E402
+from timing import median_seconds  # noqa: E402
 
 from extract.features import ExtractionSettings, extract_video, load_models  # noqa: E402
 from extract.flow import BOUND, compute_flow, create_tvl1, dequantize, quantize  # noqa: E402
@@ -63,15 +63,6 @@ def trimmed(source: Path, frames: int, target: Path) -> Path:
     return target
 
 
-def timed(fn, repeats: int = 1) -> float:
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
-
-
 def bench_decode(bikes: Path) -> None:
     import decord
 
@@ -87,7 +78,7 @@ def bench_decode(bikes: Path) -> None:
         size = resized_size(info.width, info.height, 256)
         np.stack([cv2.resize(f, size, interpolation=cv2.INTER_LINEAR) for f in frames])
 
-    a, b = timed(streamed, 3), timed(whole, 3)
+    a, b = median_seconds(streamed, 3), median_seconds(whole, 3)
     print(
         f"decode+resize (bikes, 250 frames -> 256 short side): streamed {250 / a:.0f} "
         f"frames/s, whole-video-in-memory baseline {250 / b:.0f} frames/s"
@@ -170,7 +161,7 @@ def bench_end_to_end(bikes: Path, seconds: float, work: Path, models) -> None:
     start = time.perf_counter()
     rgb_naive, flow_naive = naive_features(clip, models)
     t_naive = time.perf_counter() - start
-    t_ours = timed(lambda: extract_video(clip, work / "ours", models, settings), 1)
+    t_ours = median_seconds(lambda: extract_video(clip, work / "ours", models, settings), 1)
     ours = work / "ours" / "e2e"
     difference = max(
         np.abs(np.load(ours / "rgb.npy") - rgb_naive).max(),

@@ -15,9 +15,7 @@ from __future__ import annotations
 
 import argparse
 import resource
-import statistics
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -28,6 +26,7 @@ sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from bench_i3d import machine  # noqa: E402
+from timing import median_seconds  # noqa: E402
 
 from tests.wtal.training.toy import CLASSES, toy_config  # noqa: E402
 from wtal.data.dataset import Dataset, VideoRecord  # noqa: E402
@@ -56,16 +55,6 @@ def fake_dataset(dim: int) -> Dataset:
     return Dataset("bench", CLASSES, videos)
 
 
-def timed(fn, repeats: int) -> float:
-    fn()  # warm-up
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
-
-
 def bench(dim: int, seqlen: int, repeats: int) -> None:
     torch.manual_seed(0)
     config = toy_config(training={"max_seqlen": seqlen})
@@ -82,8 +71,10 @@ def bench(dim: int, seqlen: int, repeats: int) -> None:
     sentences = SentenceBatch(
         torch.from_numpy(ids[rows]), torch.from_numpy(lengths[rows]), torch.from_numpy(key[rows])
     )
-    whole = timed(
-        lambda: train_step(tsm, vlc, optimizers, x, y, sentences, config, rng, 1), repeats
+    whole = median_seconds(
+        lambda: train_step(tsm, vlc, optimizers, x, y, sentences, config, rng, 1),
+        repeats,
+        warmup=True,
     )
 
     def tsm_forward():
@@ -92,8 +83,8 @@ def bench(dim: int, seqlen: int, repeats: int) -> None:
             out.embedding0, out.suppressed, y, 3
         )
 
-    forward = timed(tsm_forward, repeats)
-    backward = timed(lambda: tsm_forward().backward(), repeats) - forward
+    forward = median_seconds(tsm_forward, repeats, warmup=True)
+    backward = median_seconds(lambda: tsm_forward().backward(), repeats, warmup=True) - forward
     objective = config["model"]["vlc"]["objective"]
 
     def reconstructor_pass():
@@ -117,8 +108,8 @@ def bench(dim: int, seqlen: int, repeats: int) -> None:
         )
         total.backward()
 
-    rec = timed(reconstructor_pass, repeats)
-    att = timed(attention_pass, repeats)
+    rec = median_seconds(reconstructor_pass, repeats, warmup=True)
+    att = median_seconds(attention_pass, repeats, warmup=True)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(
         f"features {dim}-d, batch 10 x {seqlen}: iteration {whole:.2f} s | TSM forward+losses "

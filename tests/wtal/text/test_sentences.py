@@ -4,30 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from wtal.data.synthetic import THUMOS14_CLASSES
 from wtal.text.sentences import PAD, Vocabulary, build_sentence, class_words, name_slots, tokenize
 
-THUMOS = [
-    "BaseballPitch",
-    "BasketballDunk",
-    "Billiards",
-    "CleanAndJerk",
-    "CliffDiving",
-    "CricketBowling",
-    "CricketShot",
-    "Diving",
-    "FrisbeeCatch",
-    "GolfSwing",
-    "HammerThrow",
-    "HighJump",
-    "JavelinThrow",
-    "LongJump",
-    "PoleVault",
-    "Shotput",
-    "SoccerPenalty",
-    "TennisSwing",
-    "ThrowDiscus",
-    "VolleyballSpiking",
-]
+THUMOS = THUMOS14_CLASSES
 
 
 def test_class_words():
