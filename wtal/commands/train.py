@@ -81,7 +81,7 @@ def run(args: argparse.Namespace) -> int:
         )
         selected = report["selected"]
         print(
-            f"test ({selected['protocol']}): average mAP {100 * selected['average_mAP']:.2f}, "
+            f"test ({selected['selection']}): average mAP {100 * selected['average_mAP']:.2f}, "
             "mAP@"
             + " ".join(
                 f"{t:g}:{100 * m:.1f}"

@@ -343,8 +343,8 @@ def report_on_test(
     selected = evaluate_checkpoint(result.selected, test_set, config)
     report: dict[str, Any] = {
         "selected": {
-            "protocol": f"checkpoint chosen by {result.selection} (never by test data)",
             **selected["metrics"],
+            "selection": f"checkpoint chosen by {result.selection} (never by test data)",
         }
     }
     write_json(result.output / "test_predictions.json", selected["predictions"])
@@ -361,7 +361,7 @@ def report_on_test(
             )
         best = max(rows, key=lambda r: r["average_mAP"])
         report["test_selected"] = {
-            "protocol": "TEST-SELECTED: the best of every checkpoint on the test set itself "
+            "selection": "TEST-SELECTED: the best of every checkpoint on the test set itself "
             "(the authors' code did this; optimistic, not a clean result)",
             "best": best,
             "all": rows,
