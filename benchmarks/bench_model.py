@@ -87,34 +87,27 @@ def bench(dim: int, seqlen: int, repeats: int) -> None:
     backward = median_seconds(lambda: tsm_forward().backward(), repeats, warmup=True) - forward
     objective = config["model"]["vlc"]["objective"]
 
+    def rec(attention_out, weights):
+        logits, targets = vlc.reconstruct(attention_out, weights, sentences, objective, None)
+        return reconstruction_loss(logits, sentences.ids, targets)
+
     def reconstructor_pass():
         with torch.no_grad():
             still = vlc.attend(x)
-        total = sum(
-            reconstruction_loss(
-                *vlc.reconstruct(still, w, sentences, objective, None), sentences.ids
-            )
-            for w in (still.attention, torch.ones_like(still.attention))
-        )
-        total.backward()
+        (rec(still, still.attention) + rec(still, torch.ones_like(still.attention))).backward()
 
     def attention_pass():
         live = vlc.attend(x)
-        total = sum(
-            reconstruction_loss(
-                *vlc.reconstruct(live, w, sentences, objective, None), sentences.ids
-            )
-            for w in (live.attention, torch.ones_like(live.attention), 1 - live.attention)
-        )
-        total.backward()
+        ones = torch.ones_like(live.attention)
+        (rec(live, live.attention) + rec(live, ones) + rec(live, 1 - live.attention)).backward()
 
-    rec = median_seconds(reconstructor_pass, repeats, warmup=True)
-    att = median_seconds(attention_pass, repeats, warmup=True)
+    step2 = median_seconds(reconstructor_pass, repeats, warmup=True)
+    step3 = median_seconds(attention_pass, repeats, warmup=True)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(
         f"features {dim}-d, batch 10 x {seqlen}: iteration {whole:.2f} s | TSM forward+losses "
         f"{forward:.2f} s, TSM backward {backward:.2f} s | VLC step 2 (2 passes + backward) "
-        f"{rec:.2f} s | VLC step 3 (3 passes + backward) {att:.2f} s | peak RSS so far "
+        f"{step2:.2f} s | VLC step 3 (3 passes + backward) {step3:.2f} s | peak RSS so far "
         f"{peak:.0f} MB"
     )
 
