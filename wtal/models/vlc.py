@@ -228,6 +228,11 @@ class VLC(nn.Module):
             targets = masked
         else:
             raise ValueError(f"unknown VLC objective {objective!r}")
+        if tokens.shape[1] > self.positions.shape[0]:
+            raise ValueError(
+                f"sentences of {tokens.shape[1] - 1} words exceed the VLC model's "
+                f"{self.positions.shape[0] - 1} word positions"
+            )
         tokens = tokens + self.positions[: tokens.shape[1]]
         hidden = self.reconstructor(video, weights, tokens, objective == "causal")
         if objective == "masked":
