@@ -168,6 +168,11 @@ def train(
             "are left out",
             stacklevel=2,
         )
+    if not usable:
+        raise TrainingError(
+            f"dataset {train_set.name!r}: none of its {len(train_set.videos)} training videos "
+            "has both features and labels (is dataset.features set in the config?)"
+        )
     train_set = Dataset(train_set.name, train_set.classes, tuple(usable), train_set.quirks)
     norm = FeatureNorm.fit([v.features for v in usable], config["features"]["normalize"])
     features = [norm(v.features) for v in usable]

@@ -122,3 +122,14 @@ def test_every_ablation_switch_trains(data, tmp_path, sections):
     config = toy_config(training={"selection": "last", "iterations": 2}, **sections)
     result = train(config, train_set, None, tmp_path, progress=False)
     assert result.iterations == 2
+
+
+def test_a_dataset_without_features_is_a_clear_error(data, tmp_path):
+    from dataclasses import replace
+
+    train_set, _ = data
+    bare = Dataset(
+        "toy", train_set.classes, tuple(replace(v, features=None) for v in train_set.videos)
+    )
+    with pytest.raises(TrainingError, match="none of its 16 training videos has both features"):
+        train(toy_config(), bare, None, tmp_path, progress=False)
