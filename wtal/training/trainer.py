@@ -162,16 +162,16 @@ def train(
     usable = [
         v for v in train_set.videos if v.features is not None and len(v.features) and v.labels
     ]
+    if not usable:
+        raise TrainingError(
+            f"dataset {train_set.name!r}: none of its {len(train_set.videos)} training videos "
+            "has both features and labels (is dataset.features set in the config?)"
+        )
     if len(usable) < len(train_set.videos):
         warnings.warn(
             f"{len(train_set.videos) - len(usable)} training videos without features or labels "
             "are left out",
             stacklevel=2,
-        )
-    if not usable:
-        raise TrainingError(
-            f"dataset {train_set.name!r}: none of its {len(train_set.videos)} training videos "
-            "has both features and labels (is dataset.features set in the config?)"
         )
     train_set = Dataset(train_set.name, train_set.classes, tuple(usable), train_set.quirks)
     norm = FeatureNorm.fit([v.features for v in usable], config["features"]["normalize"])
