@@ -28,7 +28,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from timing import median_seconds  # noqa: E402
 
-from tests.wtal.evaluation.reference import reference_ap  # noqa: E402
+from tests.wtal.evaluation.reference import reference_ap, rows_from_tables  # noqa: E402
 from wtal.evaluation import evaluate_files, parse_tiou_thresholds  # noqa: E402
 from wtal.evaluation.detection import detection_ap  # noqa: E402
 from wtal.evaluation.tables import ground_truth_from_dict, predictions_from_dict  # noqa: E402
@@ -136,16 +136,7 @@ def main() -> None:
     rng = np.random.default_rng(1)
     subset = np.sort(rng.choice(len(pred), size=4000, replace=False))
     small = pred.take(subset)
-    gt_rows = [
-        (gt.video_ids[v], gt.classes[c], s, e)
-        for v, c, s, e in zip(gt.video, gt.label, gt.start, gt.end, strict=True)
-    ]
-    pred_rows = [
-        (small.video_ids[v], small.labels[c], s, e, sc)
-        for v, c, s, e, sc in zip(
-            small.video, small.label, small.start, small.end, small.score, strict=True
-        )
-    ]
+    gt_rows, pred_rows = rows_from_tables(gt, small)
     loops = median_seconds(lambda: reference_ap(gt_rows, pred_rows, thresholds), 3)
     fast = median_seconds(lambda: detection_ap(gt, small, thresholds), args.repeats)
     same = np.allclose(

@@ -64,3 +64,18 @@ def reference_ap(gt, pred, thresholds) -> np.ndarray:
         class_pred = [p for p in pred if p[1] == label]
         ap[:, c] = class_ap(class_gt, class_pred, thresholds)
     return ap
+
+
+def rows_from_tables(gt, pred) -> tuple[list[tuple], list[tuple]]:
+    """The evaluator's columnar tables as the plain rows this reference takes."""
+    gt_rows = [
+        (gt.video_ids[v], gt.classes[c], s, e)
+        for v, c, s, e in zip(gt.video, gt.label, gt.start, gt.end, strict=True)
+    ]
+    pred_rows = [
+        (pred.video_ids[v], pred.labels[c], s, e, sc)
+        for v, c, s, e, sc in zip(
+            pred.video, pred.label, pred.start, pred.end, pred.score, strict=True
+        )
+    ]
+    return gt_rows, pred_rows

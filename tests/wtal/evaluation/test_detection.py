@@ -11,9 +11,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tests.wtal.evaluation.perturb import perturbed_predictions
-from tests.wtal.evaluation.reference import reference_ap
+from tests.wtal.evaluation.reference import reference_ap, rows_from_tables
 from wtal.evaluation.detection import detection_ap, interpolated_average_precision
-from wtal.evaluation.tables import GroundTruth, ground_truth_from_dict, predictions_from_dict
+from wtal.evaluation.tables import ground_truth_from_dict, predictions_from_dict
 
 THUMOS_TIOU = np.array([0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7])
 
@@ -123,18 +123,7 @@ def test_duplicate_ground_truth_instances_are_matched_once_each():
     assert ap_of(gt, pred)[0, 0] == 1.0
 
 
-def _rows(gt: GroundTruth, pred):
-    gt_rows = [
-        (gt.video_ids[v], gt.classes[c], s, e)
-        for v, c, s, e in zip(gt.video, gt.label, gt.start, gt.end, strict=True)
-    ]
-    pred_rows = [
-        (pred.video_ids[v], pred.labels[c], s, e, sc)
-        for v, c, s, e, sc in zip(
-            pred.video, pred.label, pred.start, pred.end, pred.score, strict=True
-        )
-    ]
-    return gt_rows, pred_rows
+_rows = rows_from_tables
 
 
 segment = st.tuples(st.integers(0, 40), st.integers(1, 15)).map(lambda t: (t[0], t[0] + t[1]))
