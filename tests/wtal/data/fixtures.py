@@ -50,3 +50,17 @@ def write_wtalc(folder: Path, with_features: bool = True, missing_last: bool = F
             feats = feats[:2]
         np.save(folder / "features.npy", object_array(feats), allow_pickle=True)
     return folder
+
+
+def assert_same_annotations(first, second) -> None:
+    """Two sequences of VideoRecord carry the same identity, labels and instances."""
+    assert len(first) == len(second)
+    for a, b in zip(first, second, strict=True):
+        assert (a.video_id, a.subset, a.duration, a.labels) == (
+            b.video_id,
+            b.subset,
+            b.duration,
+            b.labels,
+        )
+        assert a.segments.tolist() == b.segments.tolist()
+        assert a.segment_labels == b.segment_labels
