@@ -13,12 +13,22 @@ from wtal.commands import (
     evaluate,
     extract,
     features,
+    infer,
     synthetic,
     train,
 )
 from wtal.errors import WtalError
 
-COMMANDS = (evaluate, convert, dataset_info, extract, features, synthetic, train)
+COMMANDS = (
+    evaluate,
+    convert,
+    dataset_info,
+    extract,
+    features,
+    synthetic,
+    train,
+    infer,
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -30,6 +30,7 @@ def test_the_commands_are_all_there():
         "dataset-info",
         "evaluate",
         "extract",
+        "infer",
         "make-synthetic",
         "pack-features",
         "split-features",

@@ -7,6 +7,7 @@ from wtal.evaluation.metrics import (
     DetectionMetrics,
     evaluate_detection,
     evaluate_files,
+    format_markdown,
     format_table,
 )
 from wtal.evaluation.protocol import parse_tiou_thresholds
@@ -18,6 +19,7 @@ __all__ = [
     "Predictions",
     "evaluate_detection",
     "evaluate_files",
+    "format_markdown",
     "format_table",
     "load_ground_truth",
     "load_predictions",

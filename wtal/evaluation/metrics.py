@@ -12,6 +12,7 @@ import numpy as np
 
 from wtal.evaluation import classification
 from wtal.evaluation.detection import average_precision_per_class, match_predictions
+from wtal.evaluation.foreground import VideoForeground, foreground_from_dict, foreground_rates
 from wtal.evaluation.protocol import (
     Units,
     filter_ambiguous,
@@ -42,6 +43,7 @@ class DetectionMetrics:
     classification_map: float | None = None
     classification_ap: dict[str, float] = field(default_factory=dict)
     notes: tuple[str, ...] = ()
+    foreground: dict[str, Any] | None = None
 
     @property
     def map(self) -> np.ndarray:
@@ -76,6 +78,8 @@ class DetectionMetrics:
         if self.classification_map is not None:
             out["classification_mAP"] = self.classification_map
             out["classification_per_class_AP"] = dict(self.classification_ap)
+        if self.foreground is not None:
+            out["foreground_classification"] = dict(self.foreground)
         if self.notes:
             out["notes"] = list(self.notes)
         return out
@@ -108,6 +112,7 @@ def evaluate_detection(
     units: Units = "seconds",
     filter_ambiguous_intervals: bool = False,
     video_scores: dict[str, dict[str, float]] | None = None,
+    foreground: dict[str, VideoForeground] | None = None,
     sources: dict[str, str] | None = None,
 ) -> DetectionMetrics:
     """Detection mAP of ``pred`` against ``gt`` under the chosen protocol.
@@ -115,6 +120,7 @@ def evaluate_detection(
     The protocol is recorded in the result: units, ambiguous filtering, subset sources.
     """
     notes: list[str] = []
+    rates = foreground_rates(gt, foreground) if foreground else None
     known_label = np.array([name in set(gt.classes) for name in pred.labels], dtype=bool)
     known_video = np.array([vid in set(gt.video_ids) for vid in pred.video_ids], dtype=bool)
     unknown_rows = int((~known_label[pred.label]).sum()) if len(pred) else 0
@@ -160,6 +166,7 @@ def evaluate_detection(
         classification_map=cls_map,
         classification_ap=cls_ap,
         notes=tuple(notes),
+        foreground=rates,
     )
 
 
@@ -177,7 +184,46 @@ def format_table(metrics: DetectionMetrics) -> str:
     ]
     if metrics.classification_map is not None:
         lines.append(f"classification mAP (%): {100 * metrics.classification_map:.2f}")
+    if metrics.foreground is not None:
+        lines.append(_foreground_line(metrics.foreground))
     return "\n".join(lines)
+
+
+def _foreground_line(rates: dict[str, Any]) -> str:
+    def percent(value: float | None) -> str:
+        return "n/a" if value is None else f"{100 * value:.1f}%"
+
+    return (
+        f"segment-level foreground: false positive rate {percent(rates['false_positive_rate'])}, "
+        f"false negative rate {percent(rates['false_negative_rate'])}"
+    )
+
+
+def format_markdown(metrics: DetectionMetrics, title: str | None = None) -> str:
+    """A Markdown table of mAP (%) per tIoU and the range averages, with the protocol."""
+    averages = metrics.range_averages() or {"all": metrics.average_map}
+    head = [f"mAP@{t:g}" for t in metrics.tiou] + [f"avg {k}" for k in averages]
+    row = [f"{100 * m:.2f}" for m in metrics.map] + [f"{100 * v:.2f}" for v in averages.values()]
+    lines = [f"### {title}", ""] if title else []
+    lines += [
+        "| " + " | ".join(head) + " |",
+        "|" + "|".join("---:" for _ in head) + "|",
+        "| " + " | ".join(row) + " |",
+        "",
+    ]
+    protocol = metrics.protocol
+    lines.append(
+        f"Protocol: {protocol.get('matching', '')}; units {protocol.get('units')}; "
+        f"ambiguous filtering {'on' if protocol.get('ambiguous_filter') else 'off'}; "
+        f"{metrics.counts['predictions']} predictions, "
+        f"{metrics.counts['ground_truth_instances']} instances in "
+        f"{metrics.counts['ground_truth_videos']} videos."
+    )
+    if metrics.classification_map is not None:
+        lines.append(f"Video classification mAP: {100 * metrics.classification_map:.2f}%.")
+    if metrics.foreground is not None:
+        lines.append(_foreground_line(metrics.foreground).capitalize() + ".")
+    return "\n".join(lines) + "\n"
 
 
 def evaluate_files(
@@ -198,6 +244,7 @@ def evaluate_files(
     data = read_json(predictions)
     pred = predictions_from_dict(data, predictions)
     scores = video_scores_from_dict(data, predictions)
+    foreground = foreground_from_dict(data, predictions)
     sources = {
         "subset": subset,
         "ground_truth": os.fspath(ground_truth),
@@ -212,5 +259,6 @@ def evaluate_files(
         units=units,
         filter_ambiguous_intervals=filter_ambiguous_intervals,
         video_scores=scores,
+        foreground=foreground,
         sources=sources,
     )

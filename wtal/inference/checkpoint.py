@@ -4,6 +4,7 @@ name vectors are in the state dict)."""
 from __future__ import annotations
 
 import os
+import pickle
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -33,10 +34,11 @@ def load_model(path: str | os.PathLike[str], device: torch.device | str = "cpu")
     if not path.is_file():
         raise InputFileError(path, "checkpoint not found")
     try:
-        state = torch.load(path, map_location=device, weights_only=False)
+        state = torch.load(path, map_location=device, weights_only=True)
         weights, config = state["tsm"], state["config"]
-    except (KeyError, TypeError, RuntimeError, EOFError) as exc:
-        raise InputFileError(path, f"not a wtal training checkpoint ({exc})") from None
+    except (KeyError, TypeError, ValueError, RuntimeError, EOFError, pickle.UnpicklingError) as exc:
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise InputFileError(path, f"not a wtal training checkpoint ({reason})") from None
     model = config["model"]
     tsm = TSM(
         len(state["classes"]),

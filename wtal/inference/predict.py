@@ -3,25 +3,49 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import torch
+from tqdm import tqdm
 
 from wtal.data.dataset import VideoRecord
-from wtal.inference.postprocess import PostprocessSettings, detect
+from wtal.inference.postprocess import (
+    SECONDS_PER_SEGMENT,
+    PostprocessSettings,
+    attention_runs,
+    detect,
+)
 from wtal.models.tsm import TSM
+
+#: Attention at or above which a segment counts as foreground (the §4.4 FP/FN diagnostic).
+FOREGROUND_THRESHOLD = 0.5
+
+
+@dataclass(frozen=True)
+class VideoOutputs:
+    """What the model said about one video: CAS ``S`` (T, C + 1) and fused attention (T,)."""
+
+    cas: np.ndarray
+    attention: np.ndarray
 
 
 @torch.inference_mode()
-def video_outputs(
-    tsm: TSM, features: np.ndarray, device: torch.device
-) -> tuple[np.ndarray, np.ndarray]:
-    """CAS ``S`` (T, C + 1) and fused attention (T,) of one whole video."""
+def video_outputs(tsm: TSM, features: np.ndarray, device: torch.device) -> VideoOutputs:
+    """CAS and fused attention of one whole video."""
     tsm.eval()
     x = torch.from_numpy(np.array(features, dtype=np.float32))[None].to(device)
     out = tsm(x)
-    return out.cas[0].float().cpu().numpy(), out.attention.attention[0].float().cpu().numpy()
+    return VideoOutputs(
+        out.cas[0].float().cpu().numpy(), out.attention.attention[0].float().cpu().numpy()
+    )
+
+
+def foreground_intervals(attention: np.ndarray, threshold: float = FOREGROUND_THRESHOLD) -> list:
+    """Runs of segments with attention >= ``threshold``, in seconds."""
+    runs = attention_runs(attention, (threshold,)) * SECONDS_PER_SEGMENT
+    return [[float(s), float(e)] for s, e in runs]
 
 
 def predict_videos(
@@ -31,21 +55,41 @@ def predict_videos(
     normalize: Callable[[np.ndarray], np.ndarray],
     settings: PostprocessSettings,
     device: torch.device,
+    *,
+    outputs: dict[str, VideoOutputs] | None = None,
+    progress: bool = False,
 ) -> dict[str, Any]:
-    """ActivityNet results (+ ``video_scores``) for every video with features."""
+    """ActivityNet results for every video with features, plus ``video_scores`` (class
+    probabilities, for classification mAP) and ``foreground`` (the segments the attention
+    calls foreground and the seconds the model saw, for the FP/FN diagnostic). Fills
+    ``outputs`` with each video's raw CAS and attention when given."""
     results: dict[str, list[dict[str, Any]]] = {}
     video_scores: dict[str, dict[str, float]] = {}
-    for video in videos:
+    foreground: dict[str, dict[str, Any]] = {}
+    for video in tqdm(videos, desc="inference", unit="video", disable=not progress):
         if video.features is None or len(video.features) == 0:
             continue
-        cas, attention = video_outputs(tsm, normalize(video.features), device)
-        found, p = detect(cas, attention, settings)
+        out = video_outputs(tsm, normalize(video.features), device)
+        if outputs is not None:
+            outputs[video.video_id] = out
+        found, p = detect(out.cas, out.attention, settings)
         results[video.video_id] = [
             {"segment": [float(s), float(e)], "label": classes[int(c)], "score": float(sc)}
             for c, s, e, sc in zip(found.label, found.start, found.end, found.score, strict=True)
         ]
         video_scores[video.video_id] = {classes[i]: float(v) for i, v in enumerate(p)}
-    return {"version": "wtal", "results": results, "video_scores": video_scores}
+        foreground[video.video_id] = {
+            "duration": float(out.attention.size * SECONDS_PER_SEGMENT),
+            "segment_seconds": SECONDS_PER_SEGMENT,
+            "threshold": FOREGROUND_THRESHOLD,
+            "intervals": foreground_intervals(out.attention),
+        }
+    return {
+        "version": "wtal",
+        "results": results,
+        "video_scores": video_scores,
+        "foreground": foreground,
+    }
 
 
 def settings_from_config(config: dict[str, Any]) -> PostprocessSettings:

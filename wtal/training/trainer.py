@@ -18,10 +18,7 @@ from tqdm import tqdm
 
 from wtal.data.dataset import Dataset
 from wtal.errors import WtalError
-from wtal.evaluation.metrics import evaluate_detection
-from wtal.evaluation.protocol import parse_tiou_thresholds
-from wtal.evaluation.tables import ground_truth_from_dict, predictions_from_dict
-from wtal.inference.predict import predict_videos, settings_from_config
+from wtal.inference.run import run_split
 from wtal.models.vlc import SentenceBatch
 from wtal.training.batches import gather_batch, sample_batch
 from wtal.training.schedule import warmup_inverse_sqrt
@@ -69,20 +66,8 @@ def _sentence_table(
 
 def evaluate_split(tsm, dataset: Dataset, norm, config, device) -> dict[str, Any]:
     """Detection mAP of the model on ``dataset`` (all its videos), standard protocol."""
-    predictions = predict_videos(
-        tsm, dataset.videos, dataset.classes, norm, settings_from_config(config), device
-    )
-    subset = dataset.videos[0].subset
-    gt = ground_truth_from_dict(dataset.to_activitynet(), subset)
-    metrics = evaluate_detection(
-        gt,
-        predictions_from_dict(predictions),
-        parse_tiou_thresholds(config["evaluation"]["tiou"]),
-        units=config["evaluation"]["units"],
-        filter_ambiguous_intervals=config["evaluation"]["ambiguous_filter"],
-        video_scores=predictions["video_scores"],
-    )
-    return {"metrics": metrics, "predictions": predictions}
+    result = run_split(tsm, dataset, norm, config, device)
+    return {"metrics": result.metrics, "predictions": result.predictions}
 
 
 def _rng_state(rng: np.random.Generator) -> dict[str, Any]:
@@ -191,7 +176,7 @@ def train(
     history: list[dict[str, Any]] = []
     last = checkpoints / "last.pt"
     if last.exists():
-        state = torch.load(last, map_location=device, weights_only=False)
+        state = torch.load(last, map_location=device, weights_only=True)
         tsm.load_state_dict(state["tsm"])
         if vlc is not None:
             vlc.load_state_dict(state["vlc"])

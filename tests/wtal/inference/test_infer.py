@@ -1,0 +1,118 @@
+"""``wtal infer`` end to end on the tiny synthetic set: its files, its numbers equal to what
+training logged for the same checkpoint, ``wtal evaluate`` on its files agreeing, and clear
+errors for checkpoints that do not fit the data."""
+
+from __future__ import annotations
+
+import csv
+import json
+
+import pytest
+import yaml
+
+from tests.wtal.training.toy import toy_dataset
+from wtal.cli import main
+from wtal.data.synthetic import generate
+from wtal.errors import InputFileError
+from wtal.inference.checkpoint import load_model
+from wtal.inference.run import check_compatible
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    root = tmp_path_factory.mktemp("infer")
+    annotations = generate(root / "data", "tiny", seed=1, feature_dim=64)
+    config = {
+        "results_dir": str(root / "results"),
+        "dataset": {
+            "name": "tiny",
+            "format": "activitynet",
+            "annotations": str(annotations),
+            "features": str(root / "data" / "features"),
+            "train_subset": "validation",
+            "test_subset": "test",
+        },
+        "training": {
+            "iterations": 4,
+            "max_seqlen": 32,
+            "checkpoint_every": 2,
+            "selection": "validation",
+            "device": "cpu",
+        },
+        "evaluation": {"ambiguous_filter": False},
+    }
+    path = root / "config.yaml"
+    path.write_text(yaml.safe_dump(config))
+    assert main(["train", "--config", str(path), "--no-progress", "--test"]) == 0
+    return root
+
+
+def test_infer_reproduces_the_training_log_and_the_evaluator(trained, capsys):
+    root = trained
+    train_dir = root / "results" / "tiny" / "train"
+    checkpoint = train_dir / "checkpoints" / "best.pt"
+    out = root / "infer"
+    args = ["--checkpoint", str(checkpoint), "--output", str(out), "--timelines", "2"]
+    code = main(["infer", *args, "--no-progress"])
+    assert code == 0
+    assert "mAP (%)" in capsys.readouterr().out
+    logged = json.loads((train_dir / "test_metrics.json").read_text())["selected"]
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["mAP"] == logged["mAP"]  # exactly: the same path, the same checkpoint
+    assert metrics["checkpoint"]["iteration"] == logged["checkpoint"]["iteration"]
+    rates = metrics["foreground_classification"]
+    assert 0 <= rates["false_positive_rate"] <= 1 and 0 <= rates["false_negative_rate"] <= 1
+    assert "| mAP@0.1 |" in (out / "metrics.md").read_text()
+
+    # The evaluator, given only the written files, agrees.
+    again = root / "again.json"
+    assert main(
+        [
+            "evaluate",
+            "--ground-truth", str(out / "ground_truth.json"),
+            "--predictions", str(out / "predictions.json"),
+            "--output", str(again),
+        ]
+    ) == 0  # fmt: skip
+    assert json.loads(again.read_text())["mAP"] == metrics["mAP"]
+
+    # The CSV holds the same detections as the JSON.
+    predictions = json.loads((out / "predictions.json").read_text())
+    rows = list(csv.DictReader((out / "predictions.csv").open()))
+    assert len(rows) == sum(len(v) for v in predictions["results"].values())
+    first_video = next(iter(predictions["results"]))
+    best = max(predictions["results"][first_video], key=lambda r: r["score"])
+    row = next(r for r in rows if r["video_id"] == first_video)
+    assert row["label"] == best["label"]
+    assert float(row["start"]) == pytest.approx(best["segment"][0], abs=1e-3)
+    figures = out / "figures"
+    assert (figures / "precision_recall.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert (figures / "class_ap.png").is_file()
+    assert len(list((figures / "timelines").glob("*.png"))) == 2
+    provenance = json.loads((out / "infer.json").read_text())
+    assert len(provenance["checkpoint"]["sha256"]) == 64
+    assert provenance["subset"] == "test"
+
+
+def test_a_checkpoint_for_other_classes_or_sizes_is_refused(trained):
+    root = trained
+    loaded = load_model(root / "results" / "tiny" / "train" / "checkpoints" / "last.pt")
+    with pytest.raises(InputFileError, match="classes that do not match dataset 'toy'"):
+        check_compatible(loaded, toy_dataset(dim=64))
+    same_classes = toy_dataset(dim=32)
+    same_classes = type(same_classes)("toy", loaded.classes, same_classes.videos)
+    with pytest.raises(InputFileError, match=r"trained on 64-d features.*has 32-d features"):
+        check_compatible(loaded, same_classes)
+
+
+def test_missing_checkpoint_is_a_clear_error(tmp_path, capsys):
+    assert main(["infer", "--checkpoint", str(tmp_path / "nope.pt")]) == 1
+    err = capsys.readouterr().err
+    assert "nope.pt" in err and "checkpoint not found" in err
+
+
+def test_a_file_that_is_not_a_checkpoint_is_a_clear_error(tmp_path, capsys):
+    bogus = tmp_path / "bogus.pt"
+    bogus.write_bytes(b"not a checkpoint at all")
+    assert main(["infer", "--checkpoint", str(bogus)]) == 1
+    assert "not a wtal training checkpoint" in capsys.readouterr().err

@@ -1,0 +1,113 @@
+"""Inference over a dataset split: model outputs -> predictions -> metrics, the one path used
+both by training (validation, test) and by ``wtal infer``, so their numbers agree."""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+
+from wtal.data.dataset import Dataset
+from wtal.errors import InputFileError
+from wtal.evaluation.foreground import foreground_from_dict
+from wtal.evaluation.metrics import DetectionMetrics, evaluate_detection
+from wtal.evaluation.protocol import parse_tiou_thresholds
+from wtal.evaluation.tables import ground_truth_from_dict, predictions_from_dict
+from wtal.inference.checkpoint import LoadedModel
+from wtal.inference.predict import VideoOutputs, predict_videos, settings_from_config
+from wtal.models.tsm import TSM
+from wtal.utils.files import write_text
+
+
+@dataclass
+class SplitResult:
+    predictions: dict[str, Any]
+    metrics: DetectionMetrics
+    outputs: dict[str, VideoOutputs] = field(default_factory=dict)
+
+
+def evaluate_predictions(
+    predictions: dict[str, Any], dataset: Dataset, config: dict[str, Any]
+) -> DetectionMetrics:
+    """Detection metrics of in-memory predictions against ``dataset`` (one subset)."""
+    subset = dataset.videos[0].subset
+    evaluation = config["evaluation"]
+    return evaluate_detection(
+        ground_truth_from_dict(dataset.to_activitynet(), subset),
+        predictions_from_dict(predictions),
+        parse_tiou_thresholds(evaluation["tiou"]),
+        units=evaluation["units"],
+        filter_ambiguous_intervals=evaluation["ambiguous_filter"],
+        video_scores=predictions["video_scores"],
+        foreground=foreground_from_dict(predictions),
+        sources={"subset": subset, "dataset": dataset.name},
+    )
+
+
+def run_split(
+    tsm: TSM,
+    dataset: Dataset,
+    normalize,
+    config: dict[str, Any],
+    device: torch.device,
+    *,
+    keep_outputs: bool = False,
+    progress: bool = False,
+) -> SplitResult:
+    """Predictions and metrics of ``tsm`` on every video of ``dataset``."""
+    if not dataset.videos:
+        raise ValueError(f"dataset {dataset.name!r}: no videos to run on")
+    outputs: dict[str, VideoOutputs] = {}
+    predictions = predict_videos(
+        tsm,
+        dataset.videos,
+        dataset.classes,
+        normalize,
+        settings_from_config(config),
+        device,
+        outputs=outputs if keep_outputs else None,
+        progress=progress,
+    )
+    return SplitResult(predictions, evaluate_predictions(predictions, dataset, config), outputs)
+
+
+def check_compatible(loaded: LoadedModel, dataset: Dataset) -> None:
+    """Refuse a dataset whose classes or feature size differ from the checkpoint's."""
+    if tuple(dataset.classes) != tuple(loaded.classes):
+        missing = sorted(set(dataset.classes) - set(loaded.classes))
+        extra = sorted(set(loaded.classes) - set(dataset.classes))
+        detail = (
+            f"classes the checkpoint lacks: {missing[:5]}; classes only in the checkpoint: "
+            f"{extra[:5]}"
+            if missing or extra
+            else "same classes in another order"
+        )
+        raise InputFileError(
+            loaded.path,
+            f"trained for {len(loaded.classes)} classes that do not match dataset "
+            f"{dataset.name!r} ({len(dataset.classes)} classes; {detail})",
+        )
+    for video in dataset.videos:
+        if video.features is not None and video.features.shape[-1] != loaded.feature_dim:
+            raise InputFileError(
+                loaded.path,
+                f"trained on {loaded.feature_dim}-d features, but video {video.video_id!r} of "
+                f"dataset {dataset.name!r} has {video.features.shape[-1]}-d features",
+            )
+
+
+def write_predictions_csv(path: str | os.PathLike[str], predictions: dict[str, Any]) -> None:
+    """One row per detection: video, label, start, end (seconds), score; best first per video."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(["video_id", "label", "start", "end", "score"])
+    for vid, rows in predictions["results"].items():
+        for row in sorted(rows, key=lambda r: -r["score"]):
+            start, end = row["segment"]
+            score = row["score"]
+            writer.writerow([vid, row["label"], f"{start:.3f}", f"{end:.3f}", f"{score:.6f}"])
+    write_text(path, buffer.getvalue())
