@@ -86,29 +86,41 @@ def outer_inner_scores(signal: np.ndarray, runs: np.ndarray, margin: float = 0.2
     return inner - outer
 
 
+def soft_nms_decay(start: np.ndarray, end: np.ndarray, sigma: float = 0.3) -> np.ndarray:
+    """(N, N) Gaussian decay ``exp(-IoU^2 / sigma)`` between proposals (segment units,
+    inclusive lengths ``e - s + 1`` as CO2-Net counts them). It depends on the proposals only,
+    so one matrix serves every class of a video."""
+    inter = np.maximum(
+        np.minimum(end[:, None], end[None, :]) - np.maximum(start[:, None], start[None, :]) + 1,
+        0.0,
+    )
+    length = end - start + 1
+    iou = inter / (length[:, None] + length[None, :] - inter)
+    return np.exp(-(iou * iou) / sigma)
+
+
 def soft_nms(
-    start: np.ndarray, end: np.ndarray, score: np.ndarray, sigma: float = 0.3
+    start: np.ndarray,
+    end: np.ndarray,
+    score: np.ndarray,
+    sigma: float = 0.3,
+    decay: np.ndarray | None = None,
 ) -> np.ndarray:
-    """Gaussian soft-NMS; returns (order, decayed scores) as one (N, 2) int/float pair:
-    the visiting order and each proposal's final score (segment units, inclusive lengths)."""
+    """Gaussian soft-NMS; returns an (N, 2) array: the visiting order and each proposal's
+    final score. Each step picks the best remaining proposal (the first on ties, as the
+    original's argmax over the remaining list) and multiplies every remaining score by its
+    decay row; the pairwise work is one precomputed matrix (``soft_nms_decay``)."""
     n = score.size
-    remaining = np.arange(n)
+    if decay is None:
+        decay = soft_nms_decay(start, end, sigma)
     current = score.astype(np.float64).copy()
     order = np.empty(n, dtype=np.int64)
     final = np.empty(n, dtype=np.float64)
-    for i in range(n):
-        best = int(np.argmax(current[remaining]))
-        top = remaining[best]
+    for i in range(n):  # sequential by nature: each pick depends on all earlier decays
+        top = int(current.argmax())
         order[i], final[i] = top, current[top]
-        remaining = np.delete(remaining, best)
-        if remaining.size == 0:
-            break
-        inter = np.maximum(
-            np.minimum(end[top], end[remaining]) - np.maximum(start[top], start[remaining]) + 1, 0.0
-        )
-        union = (end[top] - start[top] + 1) + (end[remaining] - start[remaining] + 1) - inter
-        iou = inter / union
-        current[remaining] *= np.exp(-(iou * iou) / sigma)
+        current[top] = -np.inf  # decay factors are > 0, so a visited proposal stays -inf
+        current *= decay[top]
     return np.stack([order, final], axis=1)
 
 
@@ -123,6 +135,9 @@ def detect(
     runs = attention_runs(attention, settings.attention_thresholds)
     runs = runs[(runs[:, 1] - runs[:, 0]) >= settings.min_length]
     weighted = cas * attention[:, None]
+    starts_f, ends_f = runs[:, 0].astype(float), runs[:, 1].astype(float)
+    # CO2-Net's soft-NMS sees [s, e] with e = last segment + 1 and counts e - s + 1.
+    decay = soft_nms_decay(starts_f, ends_f, settings.nms_sigma) if runs.size else None
     labels, starts, ends, scores = [], [], [], []
     for c in kept:
         if runs.size == 0:
@@ -130,10 +145,7 @@ def detect(
         score = (
             outer_inner_scores(weighted[:, c], runs, settings.margin) + settings.class_weight * p[c]
         )
-        # CO2-Net's soft-NMS sees [s, e] with e = last segment + 1 and counts e - s + 1.
-        result = soft_nms(
-            runs[:, 0].astype(float), runs[:, 1].astype(float), score, settings.nms_sigma
-        )
+        result = soft_nms(starts_f, ends_f, score, settings.nms_sigma, decay)
         order = result[:, 0].astype(np.int64)
         labels.append(np.full(order.size, c))
         starts.append(runs[order, 0])

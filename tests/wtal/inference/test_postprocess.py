@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from tests.wtal.inference.reference import reference_detect
 from wtal.inference.postprocess import (
     PostprocessSettings,
     attention_runs,
@@ -64,3 +65,53 @@ def test_video_scores_and_detections_in_seconds():
     assert len(flat) > 0
     capped = detect(cas, attention, PostprocessSettings(max_per_video=1))[0]
     assert len(capped) == 1
+
+
+def random_curves(segments: int, seed: int, classes: int = 20) -> tuple[np.ndarray, np.ndarray]:
+    """Attention with a few bursts over noise, and a CAS where three classes follow it."""
+    rng = np.random.default_rng(seed)
+    logit = np.full(segments, -2.0)
+    for s in rng.integers(0, max(1, segments - 10), max(1, segments // 40)):
+        logit[s : s + rng.integers(3, 25)] += 4.0
+    logit += rng.normal(0.0, 0.7, segments)
+    attention = 1 / (1 + np.exp(-np.convolve(logit, np.ones(3) / 3, "same")))
+    cas = rng.normal(0.0, 1.0, (segments, classes + 1))
+    for c in rng.choice(classes, 3, replace=False):
+        cas[:, c] += 3.0 * attention
+    return cas, attention
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_vectorised_detection_equals_the_loop_reference(seed):
+    cas, attention = random_curves([7, 60, 300, 937, 150, 40][seed], seed)
+    found, _ = detect(cas, attention, PostprocessSettings())
+    columns = (found.label, found.start, found.end, found.score)
+    ours = sorted(zip(*(column.tolist() for column in columns), strict=True))
+    reference = sorted(reference_detect(cas, attention))
+    assert len(ours) == len(reference) > 0
+    np.testing.assert_allclose(np.array(ours), np.array(reference), rtol=1e-9, atol=1e-12)
+
+
+def test_class_threshold_and_the_argmax_fallback():
+    t = 10
+    attention = np.full(t, 0.95)
+    cas = np.zeros((t, 4))
+    cas[:, :3] = [2.0, 2.0, 0.0]  # p = e^2 / (2 e^2 + 2) = 0.44 for classes 0, 1; 0.06 for 2
+    found, p = detect(cas, attention)
+    assert p[:2] == pytest.approx([np.e**1.9 / (2 * np.e**1.9 + 2)] * 2)
+    assert set(found.label.tolist()) == {0, 1}
+    # A flat CAS over 5 classes + background: every p = 1/6 < 0.2 -> only the argmax (class 0).
+    found, p = detect(np.zeros((t, 6)), attention)
+    assert (p < 0.2).all() and set(found.label.tolist()) == {0}
+
+
+def test_minimum_length_and_cap_per_video():
+    attention = np.array([0.95, 0.05, 0.95, 0.95, 0.95, 0.05])
+    cas = np.zeros((6, 2))
+    cas[:, 0] = 3.0
+    found, _ = detect(cas, attention, PostprocessSettings(min_length=2))
+    assert ((found.end - found.start) >= 2 * 16 / 25 - 1e-9).all() and len(found) > 0
+    everything, _ = detect(cas, attention)
+    capped, _ = detect(cas, attention, PostprocessSettings(max_per_video=3))
+    assert len(capped) == 3 < len(everything)
+    assert sorted(capped.score.tolist()) == sorted(everything.score.tolist())[-3:]
