@@ -14,6 +14,7 @@ from wtal.commands import (
     extract,
     features,
     infer,
+    localize,
     synthetic,
     train,
 )
@@ -28,6 +29,7 @@ COMMANDS = (
     synthetic,
     train,
     infer,
+    localize,
 )
 
 

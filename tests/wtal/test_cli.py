@@ -31,6 +31,7 @@ def test_the_commands_are_all_there():
         "evaluate",
         "extract",
         "infer",
+        "localize",
         "make-synthetic",
         "pack-features",
         "split-features",

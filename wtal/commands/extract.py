@@ -7,9 +7,6 @@ import json
 import sys
 from pathlib import Path
 
-from tqdm import tqdm
-
-from extract.errors import VideoError
 from extract.flow import PRESETS
 
 HELP = "extract I3D RGB + TV-L1 flow features (T x 1024 each) from videos or folders of videos"
@@ -71,20 +68,11 @@ def find_videos(paths: list[str]) -> list[Path]:
     return found
 
 
-def is_complete(folder: Path, settings) -> bool:
-    meta = folder / "meta.json"
-    if not meta.is_file():
-        return False
-    recorded = json.loads(meta.read_text()).get("settings", {})
-    keys = ("short_side", "crop", "flow_preset")
-    return all(recorded.get(k) == getattr(settings, k) for k in keys)
-
-
 def run(args: argparse.Namespace) -> int:
     import torch
 
-    from extract.features import ExtractionSettings, extract_video, load_models, output_folder
-    from extract.weights import default_cache_dir
+    from extract.batch import extract_videos
+    from extract.features import ExtractionSettings
 
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -98,44 +86,24 @@ def run(args: argparse.Namespace) -> int:
         on_variable_frame_rate=args.on_variable_frame_rate,
     )
     videos = find_videos(args.videos)
-    todo = [v for v in videos if not is_complete(output_folder(args.output, v), settings)]
-    if len(todo) < len(videos):
-        print(f"{len(videos) - len(todo)} of {len(videos)} videos already extracted: skipped")
-    if not todo:
-        return 0
-    cache = Path(args.weights_cache) if args.weights_cache else default_cache_dir()
-    models = load_models(args.rgb_weights, args.flow_weights, cache)
-    failed: list[tuple[Path, str]] = []
-    for index, video in enumerate(todo, start=1):
-        bars: dict[str, tqdm] = {}
-
-        def progress(
-            stage: str, done: int, total: int, bars=bars, video=video, index=index
-        ) -> None:
-            bar = bars.get(stage)
-            if bar is None:
-                bar = bars[stage] = tqdm(
-                    total=total,
-                    desc=f"[{index}/{len(todo)}] {video.name} {stage}",
-                    unit="frame" if stage == "flow" else "seg",
-                    leave=False,
-                    file=sys.stderr,
-                )
-            bar.update(done - bar.n)
-
-        try:
-            folder = extract_video(video, args.output, models, settings, progress)
+    result = extract_videos(
+        videos,
+        args.output,
+        settings,
+        rgb_weights=args.rgb_weights,
+        flow_weights=args.flow_weights,
+        weights_cache=args.weights_cache,
+    )
+    if result.reused:
+        print(f"{len(result.reused)} of {len(videos)} videos already extracted: skipped")
+    for video, folder in result.folders.items():
+        if video not in result.reused:
             meta = json.loads((folder / "meta.json").read_text())
             print(f"{video}: {meta['segments']} segments -> {folder}")
-        except (VideoError, ValueError, RuntimeError) as exc:
-            failed.append((video, str(exc)))
-            print(f"{video}: FAILED: {exc}", file=sys.stderr)
-        finally:
-            for bar in bars.values():
-                bar.close()
-    if failed:
-        print(f"{len(failed)} of {len(todo)} videos failed:", file=sys.stderr)
-        for video, reason in failed:
-            print(f"  {video}: {reason}", file=sys.stderr)
+    if result.failed:
+        attempted = len(videos) - len(result.reused)
+        print(f"{len(result.failed)} of {attempted} videos failed:", file=sys.stderr)
+        for video, reason in result.failed.items():
+            print(f"  {video}: FAILED: {reason}", file=sys.stderr)
         return 1
     return 0

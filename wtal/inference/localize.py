@@ -1,0 +1,175 @@
+"""Localization in a person's own videos: the extraction stage (reusing finished features),
+the checkpoint's model and post-processing, a detections file and a timeline per video."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from wtal.data.activitynet import load_video_features
+from wtal.errors import InputFileError
+from wtal.inference.checkpoint import LoadedModel
+from wtal.inference.postprocess import Detections, detect
+from wtal.inference.predict import foreground_intervals, settings_from_config, video_outputs
+from wtal.utils.files import write_json
+
+#: I3D RGB + flow, 1024 each: what the extraction stage makes.
+I3D_FEATURE_DIM = 2048
+
+EXTRACTION_DEFAULTS: dict[str, Any] = {
+    "short_side": 256,
+    "crop": 224,
+    "flow_preset": "standard",
+    "workers": 1,
+    "batch_segments": 4,
+    "keep_flow": True,
+    "rgb_weights": None,
+    "flow_weights": None,
+    "weights_cache": None,
+    "on_variable_frame_rate": "resample",
+}
+
+
+@dataclass
+class LocalizedVideo:
+    path: Path
+    video_id: str
+    duration: float
+    detections: Detections
+    timeline: Path
+
+    def summary(self, classes: Sequence[str], top: int) -> list[str]:
+        """The ``top`` best detections, one line each: class, start-end, length, score."""
+        order = np.argsort(-self.detections.score, kind="stable")[:top]
+        lines = []
+        for i in order:
+            start, end = float(self.detections.start[i]), float(self.detections.end[i])
+            lines.append(
+                f"{classes[int(self.detections.label[i])]:<24} {start:8.2f} - {end:8.2f} s "
+                f"({end - start:6.2f} s)  score {float(self.detections.score[i]):.3f}"
+            )
+        if len(self.detections) > top:
+            lines.append(f"... {len(self.detections) - top} more in the detections file")
+        return lines
+
+
+@dataclass
+class LocalizeReport:
+    videos: list[LocalizedVideo] = field(default_factory=list)
+    failed: dict[Path, str] = field(default_factory=dict)
+    detections_file: Path | None = None
+
+
+def extraction_settings(loaded: LoadedModel, overrides: dict[str, Any]) -> dict[str, Any]:
+    """The checkpoint's extraction settings (defaults for older checkpoints) + ``overrides``."""
+    return {**EXTRACTION_DEFAULTS, **(loaded.config.get("extraction") or {}), **overrides}
+
+
+def check_video_ids(videos: Sequence[Path]) -> None:
+    seen: dict[str, Path] = {}
+    for video in videos:
+        if video.stem in seen:
+            raise ValueError(
+                f"{seen[video.stem]} and {video} have the same name {video.stem!r}: their "
+                "features and detections would overwrite each other; rename one"
+            )
+        seen[video.stem] = video
+
+
+def localize_videos(
+    loaded: LoadedModel,
+    videos: Sequence[Path],
+    output: Path,
+    overrides: dict[str, Any],
+    device: torch.device,
+    *,
+    progress: bool = True,
+) -> LocalizeReport:
+    """Features (cached under ``output/features``), detections (``output/detections.json``)
+    and a timeline PNG per video (``output/<video>.png``); broken videos are reported in
+    the result and the file, and the others still run."""
+    from extract.batch import extract_videos
+    from extract.features import ExtractionSettings
+    from wtal.report.figures import plot_timeline
+
+    if loaded.feature_dim != I3D_FEATURE_DIM:
+        raise InputFileError(
+            loaded.path,
+            f"trained on {loaded.feature_dim}-d features, but videos give I3D RGB + flow "
+            f"features of {I3D_FEATURE_DIM} dimensions: use a checkpoint trained on I3D features",
+        )
+    if not videos:
+        raise ValueError("no videos given (folders are searched for common video suffixes)")
+    check_video_ids(videos)
+    spec = extraction_settings(loaded, overrides)
+    settings = ExtractionSettings(
+        **{k: spec[k] for k in ExtractionSettings.__dataclass_fields__ if k in spec}
+    )
+    features_dir = output / "features"
+    batch = extract_videos(
+        videos,
+        features_dir,
+        settings,
+        rgb_weights=spec["rgb_weights"],
+        flow_weights=spec["flow_weights"],
+        weights_cache=spec["weights_cache"],
+        progress=progress,
+    )
+    report = LocalizeReport(failed=dict(batch.failed))
+    postprocess = settings_from_config(loaded.config)
+    results, scores, foreground = {}, {}, {}
+    for video in videos:
+        if video not in batch.folders:
+            continue
+        folder = batch.folders[video]
+        meta = json.loads((folder / "meta.json").read_text())
+        features = load_video_features(features_dir, folder.name)
+        if features is None or len(features) == 0:
+            frames = meta["video"]["frames"]
+            report.failed[video] = f"too short for one 16-frame segment ({frames} frames at 25 fps)"
+            continue
+        out = video_outputs(loaded.tsm, loaded.norm(np.asarray(features)), device)
+        found, p = detect(out.cas, out.attention, postprocess)
+        vid = folder.name
+        duration = float(meta["video"]["duration"])
+        results[vid] = [
+            {"segment": [float(s), float(e)], "label": loaded.classes[int(c)], "score": float(v)}
+            for c, s, e, v in zip(found.label, found.start, found.end, found.score, strict=True)
+        ]
+        scores[vid] = {loaded.classes[i]: float(x) for i, x in enumerate(p)}
+        foreground[vid] = {
+            "duration": float(out.attention.size * 16 / 25),
+            "segment_seconds": 16 / 25,
+            "intervals": foreground_intervals(out.attention),
+        }
+        timeline = plot_timeline(
+            output / f"{vid}.png",
+            video_id=vid,
+            duration=duration,
+            classes=loaded.classes,
+            ground_truth=[],
+            detections=found,
+            attention=out.attention,
+            cas=out.cas,
+        )
+        report.videos.append(LocalizedVideo(video, vid, duration, found, timeline))
+    report.detections_file = output / "detections.json"
+    write_json(
+        report.detections_file,
+        {
+            "version": "wtal localize",
+            "checkpoint": {"path": str(loaded.path), "iteration": loaded.iteration},
+            "extraction": {k: spec[k] for k in ("short_side", "crop", "flow_preset")},
+            "results": results,
+            "video_scores": scores,
+            "foreground": foreground,
+            "failed": {str(k): v for k, v in report.failed.items()},
+        },
+    )
+    return report
