@@ -48,8 +48,10 @@ def extract_videos(
     flow_weights: str | os.PathLike[str] | None = None,
     weights_cache: str | os.PathLike[str] | None = None,
     progress: bool = True,
+    flow_paths: dict[Path, Path] | None = None,
 ) -> BatchResult:
-    """Features of every video under ``output/<stem>/``; see :class:`BatchResult`."""
+    """Features of every video under ``output/<stem>/``; see :class:`BatchResult`.
+    ``flow_paths``: flow files made beforehand for some videos (the workflow's flow stage)."""
     result = BatchResult()
     todo = []
     for video in videos:
@@ -79,8 +81,9 @@ def extract_videos(
             bar.update(done - bar.n)
 
         try:
-            result.folders[video] = extract_video(video, output, models, settings, report)
-        except (VideoError, ValueError, RuntimeError) as exc:
+            flow = (flow_paths or {}).get(video)
+            result.folders[video] = extract_video(video, output, models, settings, report, flow)
+        except (VideoError, ValueError, RuntimeError, FileNotFoundError) as exc:
             result.failed[video] = str(exc)
         finally:
             for bar in bars.values():

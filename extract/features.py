@@ -30,7 +30,7 @@ import torch
 
 from extract.flow import compute_flow, dequantize
 from extract.i3d import for_inference
-from extract.video import VideoInfo, center_crop, iter_frames, probe
+from extract.video import VideoInfo, center_crop, iter_frames, probe, resized_size
 from extract.weights import WeightsInfo, build_i3d
 from wtal.utils.files import write_json, write_npy
 
@@ -136,11 +136,14 @@ def extract_video(
     models: Models,
     settings: ExtractionSettings = ExtractionSettings(),
     progress: Callable[[str, int, int], None] | None = None,
+    flow_path: str | os.PathLike[str] | None = None,
 ) -> Path:
     """Features of one video into ``<output>/<stem>/``; returns that folder.
 
     ``models`` maps ``"rgb"`` and ``"flow"`` to an I3D in eval mode and its weights info.
-    ``progress(stage, done, total)`` is called as work advances.
+    ``progress(stage, done, total)`` is called as work advances. ``flow_path``: a flow file
+    made beforehand by ``compute_flow`` with the same settings (the workflow's flow stage);
+    by default the flow is computed into (and cached in) the output folder.
     """
     started = time.perf_counter()
     folder = output_folder(output, video)
@@ -166,7 +169,18 @@ def extract_video(
 
         return advance
 
-    flow_path = folder / f"flow_{settings.flow_preset}.npy"
+    external_flow = flow_path is not None
+    flow_path = Path(flow_path) if external_flow else folder / f"flow_{settings.flow_preset}.npy"
+    if external_flow and segments and not flow_path.is_file():
+        raise FileNotFoundError(f"{flow_path}: flow file not found (make it with the flow stage)")
+    if external_flow and segments:
+        width, height = resized_size(info.width, info.height, settings.short_side)
+        found = np.load(flow_path, mmap_mode="r").shape
+        if found != (info.frames, height, width, 2):
+            raise ValueError(
+                f"{flow_path}: flow of shape {found} does not fit {video} at short side "
+                f"{settings.short_side} (expected {(info.frames, height, width, 2)})"
+            )
     rgb = np.zeros((0, FEATURE_DIM), np.float32)
     flow = np.zeros((0, FEATURE_DIM), np.float32)
     if segments:
@@ -199,7 +213,7 @@ def extract_video(
         timings["flow_i3d_s"] = time.perf_counter() - t0
     write_npy(folder / "rgb.npy", rgb)
     write_npy(folder / "flow.npy", flow)
-    if not settings.keep_flow:
+    if not settings.keep_flow and not external_flow:
         flow_path.unlink(missing_ok=True)
     meta: dict[str, Any] = {
         "video": info.to_dict(),
@@ -213,7 +227,9 @@ def extract_video(
             "preset": settings.flow_preset,
             "bound": 20.0,
             "last_field": "repeats the previous field (N frames give N-1 fields)",
-            "cache": flow_path.name if settings.keep_flow and segments else None,
+            "cache": (str(flow_path) if external_flow else flow_path.name)
+            if (settings.keep_flow or external_flow) and segments
+            else None,
         },
         "weights": {name: asdict(models[name][1]) for name in ("rgb", "flow")},
         "flow_weights_cross_modality_init": models["flow"][1].cross_modality_init,

@@ -83,7 +83,9 @@ def probe(
         if on_variable_frame_rate == "error":
             raise VideoError(path, message + " (resampling by timestamps was not allowed)")
         warnings.warn(f"{path}: {message}: resampled to 25 fps by timestamps", stacklevel=2)
-    frames = math.ceil(duration * TARGET_FPS - 1e-6)
+    # Container timestamps are often float32-rounded (12.8 s is stored as 12.8000002): a
+    # thousandth of a frame of slack keeps that from adding a spurious last frame.
+    frames = math.ceil(duration * TARGET_FPS - 1e-3)
     times = np.arange(frames) / TARGET_FPS
     source = np.clip(np.searchsorted(starts, times + 1e-6, side="right") - 1, 0, count - 1)
     fps = float(reader.get_avg_fps())

@@ -15,6 +15,8 @@ from wtal.commands import (
     features,
     infer,
     localize,
+    report,
+    stages,
     synthetic,
     train,
 )
@@ -30,6 +32,8 @@ COMMANDS = (
     train,
     infer,
     localize,
+    stages,
+    report,
 )
 
 

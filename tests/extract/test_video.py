@@ -28,6 +28,15 @@ def test_29_97fps_is_resampled_by_timestamps(real_clips):
     assert info.source_index.tolist() == expected.tolist()
 
 
+@pytest.mark.parametrize("frames", [320, 321, 336])
+def test_float32_timestamps_add_no_spurious_frame(tmp_path, frames):
+    # 320 frames at 25 fps end at 12.8 s, which mp4 timestamps store as 12.8000002.
+    info = probe(moving_square(tmp_path / "clip.mp4", frames=frames, fps=25.0))
+    assert info.original_frames == frames
+    assert info.frames == frames
+    assert info.source_index.tolist() == list(range(frames))
+
+
 def test_chunks_cover_every_frame_with_the_short_side_resized(tmp_path):
     clip = moving_square(tmp_path / "sq.mp4", frames=40, fps=30.0)
     info = probe(clip)

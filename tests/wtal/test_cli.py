@@ -28,12 +28,16 @@ def test_the_commands_are_all_there():
     assert command_names() == [
         "convert-annotations",
         "dataset-info",
+        "decode",
         "evaluate",
         "extract",
+        "fetch-weights",
+        "flow",
         "infer",
         "localize",
         "make-synthetic",
         "pack-features",
+        "report",
         "split-features",
         "train",
     ]

@@ -54,6 +54,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         help="resample VFR videos by timestamps (default, with a warning) or fail",
     )
     p.add_argument("--threads", type=int, help="torch intra-op threads (default: torch's)")
+    p.add_argument(
+        "--flow",
+        metavar="FLOW.npy",
+        help="one video only: use this flow (made by `wtal flow` with the same settings)",
+    )
+    p.add_argument("--decoded", metavar="DECODE.json", help="refuse a video this record failed")
     p.set_defaults(run=run)
 
 
@@ -73,6 +79,7 @@ def run(args: argparse.Namespace) -> int:
 
     from extract.batch import extract_videos
     from extract.features import ExtractionSettings
+    from wtal.commands.stages import check_decoded
 
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -86,6 +93,12 @@ def run(args: argparse.Namespace) -> int:
         on_variable_frame_rate=args.on_variable_frame_rate,
     )
     videos = find_videos(args.videos)
+    flow_paths = None
+    if args.flow or args.decoded:
+        if len(videos) != 1:
+            raise ValueError("--flow and --decoded describe one video: give exactly one")
+        check_decoded(args.decoded, str(videos[0]))
+        flow_paths = {videos[0]: Path(args.flow)} if args.flow else None
     result = extract_videos(
         videos,
         args.output,
@@ -93,6 +106,7 @@ def run(args: argparse.Namespace) -> int:
         rgb_weights=args.rgb_weights,
         flow_weights=args.flow_weights,
         weights_cache=args.weights_cache,
+        flow_paths=flow_paths,
     )
     if result.reused:
         print(f"{len(result.reused)} of {len(videos)} videos already extracted: skipped")

@@ -19,6 +19,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--iterations", type=int, help="override training.iterations")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument(
+        "--restart-on-change",
+        action="store_true",
+        help="if the output folder holds a run with other settings, discard it and start "
+        "afresh (default: stop with the differences); same settings always resume",
+    )
+    p.add_argument(
         "--test",
         action="store_true",
         help="after training, evaluate the selected checkpoint on the test subset",
@@ -67,7 +73,14 @@ def run(args: argparse.Namespace) -> int:
             train_set.quirks,
         )
     output = Path(args.output or Path(config["results_dir"], spec["name"], "train"))
-    result = train(config, train_set, validation, output, progress=not args.no_progress)
+    result = train(
+        config,
+        train_set,
+        validation,
+        output,
+        progress=not args.no_progress,
+        on_config_change="restart" if args.restart_on_change else "error",
+    )
     summary = json.loads((output / "training.json").read_text())
     print(f"trained {result.iterations} iterations -> {result.selected} ({summary['selection']})")
     if summary["best"]:

@@ -9,7 +9,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 
 from wtal.errors import InputFileError
@@ -40,10 +39,11 @@ def load_model(path: str | os.PathLike[str], device: torch.device | str = "cpu")
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise InputFileError(path, f"not a wtal training checkpoint ({reason})") from None
     model = config["model"]
+    norm = FeatureNorm.from_state(state.get("feature_norm"))
     tsm = TSM(
         len(state["classes"]),
         weights.get("text.name_vectors"),
-        feature_dim=state["feature_dim"],
+        feature_dim=state["feature_dim"] // norm.pool,
         context_length=model["context_length"],
         handcrafted_context=weights.get("text.fixed_context"),
         mode=model["mode"],
@@ -52,11 +52,6 @@ def load_model(path: str | os.PathLike[str], device: torch.device | str = "cpu")
     )
     tsm.load_state_dict(weights)
     tsm.to(device).eval()
-    norm_state = state.get("feature_norm") or {}
-    norm = FeatureNorm(
-        None if norm_state.get("mean") is None else np.asarray(norm_state["mean"]),
-        None if norm_state.get("std") is None else np.asarray(norm_state["std"]),
-    )
     return LoadedModel(
         tsm,
         norm,

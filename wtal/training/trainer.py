@@ -123,6 +123,52 @@ def plot_losses(log: Path, output: Path) -> None:
     plt.close(fig)
 
 
+#: Settings that may change between a run and its resumption.
+RESUMABLE_CHANGES = {
+    ("results_dir",),
+    ("training", "iterations"),
+    ("training", "device"),
+    ("training", "checkpoint_every"),
+    ("training", "log_every"),
+}
+
+
+def _differences(old: Any, new: Any, path: tuple[str, ...] = ()) -> list[str]:
+    if path in RESUMABLE_CHANGES or path[:1] in {("evaluation",), ("inference",)}:
+        return []
+    if isinstance(old, dict) and isinstance(new, dict):
+        found = []
+        for key in sorted(set(old) | set(new)):
+            found += _differences(old.get(key), new.get(key), (*path, str(key)))
+        return found
+    return [] if old == new else [f"{'.'.join(path)}: {old!r} -> {new!r}"]
+
+
+def _check_resumable(last: Path, config: dict[str, Any], on_change: str) -> None:
+    if not last.exists():
+        return
+    try:
+        old = torch.load(last, map_location="cpu", weights_only=True)["config"]
+    except Exception as exc:  # an unreadable checkpoint cannot be resumed either
+        raise TrainingError(f"{last}: cannot be read to resume ({exc})") from None
+    changed = _differences(old, config)
+    if not changed:
+        return
+    if on_change == "restart":
+        warnings.warn(
+            f"{last.parent}: settings changed ({'; '.join(changed[:5])}): starting afresh",
+            stacklevel=3,
+        )
+        for stale in last.parent.glob("*.pt"):
+            stale.unlink()
+        (last.parent.parent / "metrics.jsonl").unlink(missing_ok=True)
+        return
+    raise TrainingError(
+        f"{last}: holds a run with other settings ({'; '.join(changed[:5])}); use another "
+        "output folder, or --restart-on-change to discard it"
+    )
+
+
 def train(
     config: dict[str, Any],
     train_set: Dataset,
@@ -130,13 +176,18 @@ def train(
     output: str | os.PathLike[str],
     progress: bool = True,
     stop_after: int | None = None,
+    on_config_change: str = "error",
 ) -> TrainingResult:
     """Train TSM (+ VLC) on ``train_set``; resume from ``output/checkpoints/last.pt`` if there.
 
+    A run is resumed only under the same settings (:func:`resume_key`; more iterations are
+    fine): otherwise ``on_config_change="error"`` stops with the differences and
+    ``"restart"`` deletes the old checkpoints and log and starts afresh.
     ``stop_after`` ends the run early after that iteration (used to test resuming)."""
     out = Path(output)
     checkpoints = out / "checkpoints"
     checkpoints.mkdir(parents=True, exist_ok=True)
+    _check_resumable(checkpoints / "last.pt", config, on_config_change)
     training, model_spec = config["training"], config["model"]
     device = pick_device(training["device"])
     torch.manual_seed(training["seed"])
@@ -159,7 +210,11 @@ def train(
             stacklevel=2,
         )
     train_set = Dataset(train_set.name, train_set.classes, tuple(usable), train_set.quirks)
-    norm = FeatureNorm.fit([v.features for v in usable], config["features"]["normalize"])
+    norm = FeatureNorm.fit(
+        [v.features for v in usable],
+        config["features"]["normalize"],
+        config["features"]["channel_pool"],
+    )
     features = [norm(v.features) for v in usable]
     labels = train_set.label_matrix()
     text = text_assets(train_set, config)
@@ -205,12 +260,17 @@ def train(
             "validation": history,
             "config": config,
             "classes": list(train_set.classes),
-            "feature_dim": int(features[0].shape[1]),
+            "feature_dim": int(usable[0].features.shape[1]),  # what the data must provide
             "feature_norm": norm.state(),
             "vocabulary": list(text.vocabulary.words),
             "word_vectors": text.source,
         }
 
+    if start == 0:
+        # The model before any update: the reference every trained number is compared with.
+        untrained = checkpoint_payload(0)
+        untrained.update(vlc=None, optimizers=None)
+        save_checkpoint(checkpoints / "untrained.pt", untrained)
     total = training["iterations"]
     end = min(total, stop_after) if stop_after is not None else total
     bar = tqdm(total=total, initial=start, desc="train", disable=not progress, dynamic_ncols=True)

