@@ -10,6 +10,7 @@ from wtal import __version__
 from wtal.commands import (
     convert,
     dataset_info,
+    demo_videos,
     evaluate,
     extract,
     features,
@@ -32,6 +33,7 @@ COMMANDS = (
     train,
     infer,
     localize,
+    demo_videos,
     stages,
     report,
 )

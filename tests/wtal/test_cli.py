@@ -35,6 +35,7 @@ def test_the_commands_are_all_there():
         "flow",
         "infer",
         "localize",
+        "make-demo-videos",
         "make-synthetic",
         "pack-features",
         "report",

@@ -20,7 +20,7 @@ def _read_umask() -> int:
 
 
 # Read once at import (setting the umask to read it is not thread-safe).
-_UMASK = _read_umask()
+UMASK = _read_umask()
 
 
 @contextlib.contextmanager
@@ -34,7 +34,7 @@ def atomic_open(path: str | os.PathLike[str], mode: str = "w") -> Iterator[IO[An
             yield handle
             handle.flush()
             os.fsync(handle.fileno())
-        os.chmod(tmp, 0o666 & ~_UMASK)
+        os.chmod(tmp, 0o666 & ~UMASK)
         os.replace(tmp, target)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
