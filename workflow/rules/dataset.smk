@@ -14,6 +14,8 @@ rule ground_truth:
     resources:
         mem_mb=1000,
         runtime=10,
+    conda:
+        CONDA_ENV
     shell:
         "wtal convert-annotations {params.dataset} --output {output} > {log} 2>&1"
 
@@ -33,5 +35,7 @@ rule dataset_summary:
     resources:
         mem_mb=8000,
         runtime=30,
+    conda:
+        CONDA_ENV
     shell:
         "wtal dataset-info {params.dataset} {params.features} --output {output} > {log} 2>&1"
