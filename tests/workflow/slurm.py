@@ -20,7 +20,7 @@ ProctrackType=proctrack/linuxproc and TaskPlugin=task/none (with proctrack/cgrou
 task/cgroup slurmd starts but every task launch fails: "Plugin initialization failed"); no
 accounting (AccountingStorageType=accounting_storage/none, JobAcctGatherType=
 jobacct_gather/none): `sacct` cannot answer, so Snakemake's SLURM executor must query `squeue`
-(profiles/slurm sets it), which sees a finished job for MinJobAge=300 s; and an `srun` wrapper
+(profiles/slurm sets it), which sees a finished job for MinJobAge=3600 s; and an `srun` wrapper
 that restores SLURM_CONF inside jobs (see `running_cluster`).
 """
 
@@ -218,7 +218,7 @@ TaskPlugin=task/none
 AccountingStorageType=accounting_storage/none
 JobAcctGatherType=jobacct_gather/none
 JobCompType=jobcomp/none
-MinJobAge=300
+MinJobAge=3600
 SwitchType=switch/none
 MpiDefault=none
 SchedulerType=sched/backfill
