@@ -39,7 +39,7 @@ import torch
 
 from extract.i3d import InceptionI3d
 from extract.tf_index import IndexEntry, mask_crc, read_index
-from wtal.utils.files import atomic_open
+from wtal.utils.files import atomic_open, sha256_file
 from wtal.utils.safe_pickle import restricted_loads
 
 StateDict = dict[str, torch.Tensor]
@@ -83,15 +83,6 @@ def default_cache_dir() -> Path:
     """``$WTAL_CACHE`` if set, else ``~/.cache/wtal``."""
     env = os.environ.get("WTAL_CACHE")
     return Path(env) if env else Path.home() / ".cache" / "wtal"
-
-
-def sha256_file(path: PathLike) -> str:
-    """Hex sha256 of a file, read in 1 MiB chunks."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 # --------------------------------------------------------------------------- pytorch-i3d files

@@ -59,6 +59,11 @@ def _fill_defaults(schema: dict[str, Any], data: Any) -> Any:
     return data
 
 
+def section_defaults(section: str, schema: str = "config") -> dict[str, Any]:
+    """The defaults the schema declares for one top-level section (e.g. ``extraction``)."""
+    return _fill_defaults(load_schema(schema)["properties"][section], {})
+
+
 def validate_config(
     data: Any, source: str | os.PathLike[str] = "<config>", schema: str = "config"
 ) -> dict[str, Any]:

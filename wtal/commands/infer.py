@@ -4,7 +4,6 @@ JSON + Markdown table (through the evaluator), and figures."""
 from __future__ import annotations
 
 import argparse
-import hashlib
 import platform
 from pathlib import Path
 from typing import Any
@@ -34,14 +33,6 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(run=run)
 
 
-def sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def run(args: argparse.Namespace) -> int:
     import numpy as np
     import torch
@@ -55,7 +46,7 @@ def run(args: argparse.Namespace) -> int:
     from wtal.report.inference import write_inference_figures
     from wtal.training.presets import resolve_preset
     from wtal.training.trainer import pick_device
-    from wtal.utils.files import write_json, write_text
+    from wtal.utils.files import sha256_file, write_json, write_text
 
     device = pick_device(args.device or "auto")
     loaded = load_model(args.checkpoint, device)
@@ -88,7 +79,7 @@ def run(args: argparse.Namespace) -> int:
     provenance: dict[str, Any] = {
         "checkpoint": {
             "path": str(loaded.path),
-            "sha256": sha256(loaded.path),
+            "sha256": sha256_file(loaded.path),
             "iteration": loaded.iteration,
         },
         "subset": subset,

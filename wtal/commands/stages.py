@@ -6,7 +6,6 @@ from PyPI, converted once)."""
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
@@ -47,6 +46,13 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(run=run_weights)
 
 
+def progress_bar(total: int, desc: str, unit: str):
+    """A progress bar on stderr, shown on a terminal only (logs stay clean)."""
+    from tqdm import tqdm
+
+    return tqdm(total=total, desc=desc, unit=unit, file=sys.stderr, disable=None)
+
+
 def run_decode(args: argparse.Namespace) -> int:
     from extract.errors import VideoError
     from extract.video import iter_frames, probe
@@ -55,8 +61,10 @@ def run_decode(args: argparse.Namespace) -> int:
     try:
         info = probe(args.video, args.on_variable_frame_rate)
         decoded = 0
-        for _, frames in iter_frames(info, args.short_side):
-            decoded += len(frames)
+        with progress_bar(info.frames, f"decode {Path(args.video).name}", "frame") as bar:
+            for _, frames in iter_frames(info, args.short_side):
+                decoded += len(frames)
+                bar.update(len(frames))
     except VideoError as exc:
         if not args.record_failure:
             raise
@@ -75,9 +83,10 @@ def check_decoded(record: str | None, video: str) -> None:
     if record is None:
         return
     from extract.errors import VideoError
+    from wtal.evaluation.tables import read_json
 
-    data = json.loads(Path(record).read_text())
-    if not data.get("ok"):
+    data = read_json(record)
+    if not isinstance(data, dict) or not data.get("ok"):
         raise VideoError(video, f"could not be decoded, so it has no flow or features: "
                          f"{data.get('error')} (record: {record})")  # fmt: skip
 
@@ -88,7 +97,15 @@ def run_flow(args: argparse.Namespace) -> int:
 
     check_decoded(args.decoded, args.video)
     info = probe(args.video, args.on_variable_frame_rate)
-    compute_flow(info, args.output, args.preset, args.workers, args.short_side)
+    with progress_bar(info.frames, f"flow {Path(args.video).name}", "frame") as bar:
+        compute_flow(
+            info,
+            args.output,
+            args.preset,
+            args.workers,
+            args.short_side,
+            progress=bar.update,
+        )
     print(f"{args.video}: flow of {info.frames} frames -> {args.output}")
     return 0
 

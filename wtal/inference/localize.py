@@ -12,28 +12,16 @@ from typing import Any
 import numpy as np
 import torch
 
+from wtal.config import section_defaults
 from wtal.data.activitynet import load_video_features
 from wtal.errors import InputFileError
 from wtal.inference.checkpoint import LoadedModel
 from wtal.inference.postprocess import Detections, detect
-from wtal.inference.predict import foreground_intervals, settings_from_config, video_outputs
+from wtal.inference.predict import settings_from_config, video_outputs, video_results
 from wtal.utils.files import write_json
 
 #: I3D RGB + flow, 1024 each: what the extraction stage makes.
 I3D_FEATURE_DIM = 2048
-
-EXTRACTION_DEFAULTS: dict[str, Any] = {
-    "short_side": 256,
-    "crop": 224,
-    "flow_preset": "standard",
-    "workers": 1,
-    "batch_segments": 4,
-    "keep_flow": True,
-    "rgb_weights": None,
-    "flow_weights": None,
-    "weights_cache": None,
-    "on_variable_frame_rate": "resample",
-}
 
 
 @dataclass
@@ -68,7 +56,8 @@ class LocalizeReport:
 
 def extraction_settings(loaded: LoadedModel, overrides: dict[str, Any]) -> dict[str, Any]:
     """The checkpoint's extraction settings (defaults for older checkpoints) + ``overrides``."""
-    return {**EXTRACTION_DEFAULTS, **(loaded.config.get("extraction") or {}), **overrides}
+    defaults = section_defaults("extraction")
+    return {**defaults, **(loaded.config.get("extraction") or {}), **overrides}
 
 
 def check_video_ids(videos: Sequence[Path]) -> None:
@@ -138,16 +127,9 @@ def localize_videos(
         found, p = detect(out.cas, out.attention, postprocess)
         vid = folder.name
         duration = float(meta["video"]["duration"])
-        results[vid] = [
-            {"segment": [float(s), float(e)], "label": loaded.classes[int(c)], "score": float(v)}
-            for c, s, e, v in zip(found.label, found.start, found.end, found.score, strict=True)
-        ]
-        scores[vid] = {loaded.classes[i]: float(x) for i, x in enumerate(p)}
-        foreground[vid] = {
-            "duration": float(out.attention.size * 16 / 25),
-            "segment_seconds": 16 / 25,
-            "intervals": foreground_intervals(out.attention),
-        }
+        results[vid], scores[vid], foreground[vid] = video_results(
+            found, p, out.attention, loaded.classes
+        )
         timeline = plot_timeline(
             output / f"{vid}.png",
             video_id=vid,

@@ -13,6 +13,7 @@ from tqdm import tqdm
 from wtal.data.dataset import VideoRecord
 from wtal.inference.postprocess import (
     SECONDS_PER_SEGMENT,
+    Detections,
     PostprocessSettings,
     attention_runs,
     detect,
@@ -48,6 +49,25 @@ def foreground_intervals(attention: np.ndarray, threshold: float = FOREGROUND_TH
     return [[float(s), float(e)] for s, e in runs]
 
 
+def video_results(
+    found: Detections, p: np.ndarray, attention: np.ndarray, classes: Sequence[str]
+) -> tuple[list[dict[str, Any]], dict[str, float], dict[str, Any]]:
+    """One video's entries of a predictions file: its ActivityNet result rows, its class
+    probabilities (``video_scores``) and its ``foreground`` record."""
+    rows = [
+        {"segment": [float(s), float(e)], "label": classes[int(c)], "score": float(sc)}
+        for c, s, e, sc in zip(found.label, found.start, found.end, found.score, strict=True)
+    ]
+    scores = {classes[i]: float(v) for i, v in enumerate(p)}
+    foreground = {
+        "duration": float(attention.size * SECONDS_PER_SEGMENT),
+        "segment_seconds": SECONDS_PER_SEGMENT,
+        "threshold": FOREGROUND_THRESHOLD,
+        "intervals": foreground_intervals(attention),
+    }
+    return rows, scores, foreground
+
+
 def predict_videos(
     tsm: TSM,
     videos: Sequence[VideoRecord],
@@ -73,17 +93,10 @@ def predict_videos(
         if outputs is not None:
             outputs[video.video_id] = out
         found, p = detect(out.cas, out.attention, settings)
-        results[video.video_id] = [
-            {"segment": [float(s), float(e)], "label": classes[int(c)], "score": float(sc)}
-            for c, s, e, sc in zip(found.label, found.start, found.end, found.score, strict=True)
-        ]
-        video_scores[video.video_id] = {classes[i]: float(v) for i, v in enumerate(p)}
-        foreground[video.video_id] = {
-            "duration": float(out.attention.size * SECONDS_PER_SEGMENT),
-            "segment_seconds": SECONDS_PER_SEGMENT,
-            "threshold": FOREGROUND_THRESHOLD,
-            "intervals": foreground_intervals(out.attention),
-        }
+        vid = video.video_id
+        results[vid], video_scores[vid], foreground[vid] = video_results(
+            found, p, out.attention, classes
+        )
     return {
         "version": "wtal",
         "results": results,

@@ -9,6 +9,8 @@ import os
 from pathlib import Path
 from typing import Any
 
+from wtal.evaluation.tables import read_json
+
 #: METHOD.md 7: THUMOS14 test, mAP@0.1..0.7, the authors' test-selected checkpoint.
 PAPER_THUMOS14 = {
     "tiou": [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7],
@@ -20,9 +22,10 @@ PAPER_ACTIVITYNET = {"tiou": [0.5, 0.75, 0.95], "mAP": [41.8, 26.0, 6.0], "avera
 
 
 def _read(path: str | os.PathLike[str] | None) -> dict[str, Any] | None:
+    """An optional input: None when not given or absent; errors name the file."""
     if path is None or not Path(path).is_file():
         return None
-    return json.loads(Path(path).read_text())
+    return read_json(path)
 
 
 def _percent(value: float | None) -> str:
@@ -68,9 +71,7 @@ def build_report(
 ) -> str:
     """The Markdown text of the report; figure links are relative to ``output``'s folder."""
     out_dir = Path(output).parent
-    metrics = _read(metrics_path)
-    if metrics is None:
-        raise FileNotFoundError(f"{metrics_path}: metrics not found")
+    metrics = read_json(metrics_path)  # required: a missing file is an error naming it
     untrained = _read(untrained_path)
     training = _read(training_path) or {}
     summary = _read(summary_path) or {}

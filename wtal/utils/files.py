@@ -1,8 +1,9 @@
-"""Atomic file writes: a killed job never leaves a file that looks complete."""
+"""Atomic file writes (a killed job never leaves a file that looks complete) and file digests."""
 
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import tempfile
@@ -58,3 +59,12 @@ def write_npy(path: str | os.PathLike[str], array: np.ndarray) -> None:
     """Write one array as ``.npy`` atomically, without pickles."""
     with atomic_open(path, "wb") as handle:
         np.save(handle, np.asarray(array), allow_pickle=False)
+
+
+def sha256_file(path: str | os.PathLike[str]) -> str:
+    """Hex sha256 of a file, read in 1 MiB chunks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()

@@ -79,3 +79,20 @@ def rows_from_tables(gt, pred) -> tuple[list[tuple], list[tuple]]:
         )
     ]
     return gt_rows, pred_rows
+
+
+def tables_from_rows(gt_rows, pred_rows, subset="test"):
+    """The evaluator's tables from plain rows: GT (video, label, start, end); predictions
+    (video, label, start, end, score)."""
+    from wtal.evaluation.tables import ground_truth_from_dict, predictions_from_dict
+
+    database: dict = {}
+    for video, label, s, e in gt_rows:
+        database.setdefault(video, {"subset": subset, "annotations": []})
+        database[video]["annotations"].append({"segment": [s, e], "label": label})
+    results: dict = {}
+    for video, label, s, e, score in pred_rows:
+        results.setdefault(video, []).append({"segment": [s, e], "label": label, "score": score})
+    return ground_truth_from_dict({"database": database}, subset), predictions_from_dict(
+        {"results": results}
+    )

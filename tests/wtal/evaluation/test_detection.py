@@ -11,28 +11,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tests.wtal.evaluation.perturb import perturbed_predictions
-from tests.wtal.evaluation.reference import reference_ap, rows_from_tables
+from tests.wtal.evaluation.reference import reference_ap, rows_from_tables, tables_from_rows
 from wtal.evaluation.detection import detection_ap, interpolated_average_precision
 from wtal.evaluation.tables import ground_truth_from_dict, predictions_from_dict
 
 THUMOS_TIOU = np.array([0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7])
 
 
-def make(gt_rows, pred_rows, subset="test"):
-    """GT rows (video, label, start, end); prediction rows (video, label, start, end, score)."""
-    database: dict = {}
-    for video, label, s, e in gt_rows:
-        database.setdefault(video, {"subset": subset, "annotations": []})
-        database[video]["annotations"].append({"segment": [s, e], "label": label})
-    results: dict = {}
-    for video, label, s, e, score in pred_rows:
-        results.setdefault(video, []).append({"segment": [s, e], "label": label, "score": score})
-    gt = ground_truth_from_dict({"database": database}, subset)
-    return gt, predictions_from_dict({"results": results})
-
-
 def ap_of(gt_rows, pred_rows, thresholds=(0.5,)):
-    gt, pred = make(gt_rows, pred_rows)
+    gt, pred = tables_from_rows(gt_rows, pred_rows)
     return detection_ap(gt, pred, np.asarray(thresholds))
 
 
@@ -54,7 +41,7 @@ def test_score_ties_are_visited_as_the_official_argsort_reversed():
 
 
 def test_no_predictions_at_all_gives_zero():
-    gt, _ = make([("v", "A", 0, 10), ("w", "B", 3, 4)], [])
+    gt, _ = tables_from_rows([("v", "A", 0, 10), ("w", "B", 3, 4)], [])
     pred = predictions_from_dict({"results": {}})
     ap = detection_ap(gt, pred, THUMOS_TIOU)
     assert ap.shape == (7, 2)
@@ -79,7 +66,9 @@ def test_predictions_in_videos_without_ground_truth_are_false_positives():
 
 
 def test_predictions_of_classes_absent_from_ground_truth_are_ignored_with_a_warning():
-    gt, pred = make([("v", "A", 0, 10)], [("v", "Z", 0, 10, 0.99), ("v", "A", 0, 10, 0.5)])
+    gt, pred = tables_from_rows(
+        [("v", "A", 0, 10)], [("v", "Z", 0, 10, 0.99), ("v", "A", 0, 10, 0.5)]
+    )
     with pytest.warns(UserWarning, match="absent from the ground truth: Z"):
         ap = detection_ap(gt, pred, np.array([0.5]))
     assert ap.tolist() == [[1.0]]
@@ -143,7 +132,7 @@ def test_matches_the_simple_reference(gt_rows, pred_rows):
     gt_rows = [(v, c, float(s), float(e)) for v, c, (s, e) in gt_rows]
     pred_rows = [(v, c, float(s), float(e), sc) for v, c, (s, e), sc in pred_rows]
     thresholds = np.array([0.1, 0.3, 0.5, 0.7])
-    gt, pred = make(gt_rows, pred_rows)
+    gt, pred = tables_from_rows(gt_rows, pred_rows)
     np.testing.assert_allclose(
         detection_ap(gt, pred, thresholds), reference_ap(*_rows(gt, pred), thresholds), atol=1e-12
     )

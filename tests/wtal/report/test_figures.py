@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from tests.wtal.evaluation.reference import tables_from_rows
 from wtal.evaluation.metrics import evaluate_detection
 from wtal.evaluation.tables import ground_truth_from_dict, predictions_from_dict
 from wtal.inference.postprocess import Detections
@@ -45,20 +46,6 @@ def check_png(path: Path, *, wider_than_tall: bool = True) -> np.ndarray:
     assert np.unique(packed).size > 20  # distinct colours: more than a blank or a flat image
     assert [p.name for p in path.parent.iterdir() if p.name.endswith(".tmp")] == []
     return image
-
-
-def make_tables(gt_rows, pred_rows, subset="test"):
-    """GT rows (video, label, start, end); prediction rows (video, label, start, end, score)."""
-    database: dict = {}
-    for video, label, s, e in gt_rows:
-        database.setdefault(video, {"subset": subset, "annotations": []})
-        database[video]["annotations"].append({"segment": [s, e], "label": label})
-    results: dict = {}
-    for video, label, s, e, score in pred_rows:
-        results.setdefault(video, []).append({"segment": [s, e], "label": label, "score": score})
-    return ground_truth_from_dict({"database": database}, subset), predictions_from_dict(
-        {"results": results}
-    )
 
 
 def timeline_inputs(t: int = 60, n_classes: int = 3):
@@ -162,7 +149,7 @@ def test_top_detections_per_class_keeps_the_best_of_each_class_in_order():
 
 
 def test_video_instances_and_detections_map_names_to_class_indices():
-    gt, pred = make_tables(
+    gt, pred = tables_from_rows(
         [("a", "Diving", 1.0, 2.0), ("a", "CricketShot", 3.0, 4.0), ("b", "Diving", 0.0, 1.0)],
         [("a", "CricketShot", 3.0, 4.5, 0.8), ("b", "Diving", 0.0, 1.0, 0.3)],
     )
@@ -182,7 +169,7 @@ def test_video_instances_and_detections_map_names_to_class_indices():
 def hand_case():
     # Class A: 2 GT; predictions by score: TP (tIoU 1), FP (no overlap), TP (tIoU 0.9).
     # Class B: 1 GT, no predictions. Class C: a prediction but no ground truth.
-    return make_tables(
+    return tables_from_rows(
         [("v1", "A", 0.0, 10.0), ("v1", "A", 20.0, 30.0), ("v2", "B", 5.0, 6.0)],
         [
             ("v1", "A", 0.0, 10.0, 0.9),
@@ -230,7 +217,7 @@ def test_precision_recall_figure_draws_exactly_those_points(tmp_path):
 
 def test_precision_recall_with_no_predictions_and_many_classes(tmp_path):
     names = [f"class{i}" for i in range(6)]
-    gt, pred = make_tables([("v", n, 1.0, 2.0) for n in names], [])
+    gt, pred = tables_from_rows([("v", n, 1.0, 2.0) for n in names], [])
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         curves = precision_recall_points(gt, pred)
@@ -252,7 +239,7 @@ def test_precision_recall_refusals(tmp_path):
 
 
 def test_class_ap_from_metrics_object_and_dict_agree(tmp_path):
-    gt, pred = make_tables(
+    gt, pred = tables_from_rows(
         [("v1", "A", 0.0, 10.0), ("v1", "A", 20.0, 30.0), ("v2", "B", 5.0, 6.0)],
         [("v1", "A", 0.0, 10.0, 0.9), ("v1", "A", 50.0, 60.0, 0.8), ("v1", "A", 20.0, 29.0, 0.7)],
     )
