@@ -101,3 +101,39 @@ def merge(base: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
         else:
             out[key] = copy.deepcopy(value)
     return out
+
+
+def parse_assignments(items: list[str]) -> dict[str, Any]:
+    """``["training.seed=1", "model.vlc.enabled=false"]`` -> nested override dictionary.
+
+    Values are read as YAML scalars (``1`` is an int, ``false`` a bool, ``1e-4`` a float,
+    ``null`` None); the result still goes through the schema, which names wrong keys."""
+    out: dict[str, Any] = {}
+    for item in items:
+        key, sep, text = item.partition("=")
+        parts = key.strip().split(".")
+        if not sep or not all(parts):
+            raise ValueError(f"expected KEY.PATH=VALUE, got {item!r}")
+        try:
+            value = yaml.safe_load(text) if text.strip() else ""
+        except yaml.YAMLError:
+            value = text
+        if isinstance(value, str) and _looks_numeric(value):
+            value = float(value)
+        node = out
+        for part in parts[:-1]:
+            node = node.setdefault(part, {})
+            if not isinstance(node, dict):
+                raise ValueError(f"{item!r} sets a key inside {part!r}, which is already a value")
+        node[parts[-1]] = value
+    return out
+
+
+def _looks_numeric(text: str) -> bool:
+    """YAML 1.1 reads ``1e-4`` as a string; a command line means the number."""
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return text.strip().lower() not in ("nan", "inf", "-inf", "+inf", "infinity")
+

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from wtal.config import load_config
+from wtal.config import load_config, parse_assignments
 from wtal.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -83,3 +83,26 @@ def test_overrides_are_validated_too(tmp_path):
 @pytest.mark.parametrize("path", sorted((ROOT / "config").glob("*.yaml")), ids=lambda p: p.name)
 def test_shipped_configs_are_valid(path):
     load_config(path)
+
+
+def test_command_line_assignments_become_nested_overrides(tmp_path):
+    overrides = parse_assignments(
+        [
+            "training.seed=2",
+            "model.vlc.enabled=false",
+            "training.tsm_lr=1e-4",
+            "model.vlc.template=a video of the [CLS]",
+            "training.seed=5",
+        ]
+    )
+    assert overrides == {
+        "training": {"seed": 5, "tsm_lr": 1e-4},
+        "model": {"vlc": {"enabled": False, "template": "a video of the [CLS]"}},
+    }
+    config = load_config(write(tmp_path, GOOD), overrides)
+    assert config["training"]["tsm_lr"] == 1e-4 and config["model"]["vlc"]["enabled"] is False
+    for bad in ("training.seed", "=1", "training..seed=1"):
+        with pytest.raises(ValueError, match="KEY.PATH=VALUE"):
+            parse_assignments([bad])
+    with pytest.raises(ValueError, match="already a value"):
+        parse_assignments(["training=1", "training.seed=1"])

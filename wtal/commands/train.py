@@ -17,6 +17,14 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--output", metavar="DIR", help="default: <results_dir>/<dataset>/train")
     p.add_argument("--device", help="auto (default: CUDA when present), cpu, cuda, cuda:1, ...")
     p.add_argument("--iterations", type=int, help="override training.iterations")
+    p.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override one config value, e.g. --set training.seed=1 --set model.mode=baseline "
+        "(repeatable; values read as YAML; validated by the schema; recorded in training.json)",
+    )
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.add_argument(
         "--restart-on-change",
@@ -39,17 +47,17 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from wtal.config import load_config
+    from wtal.config import load_config, merge, parse_assignments
     from wtal.data.open import open_dataset
     from wtal.data.splits import stratified_split
     from wtal.training.presets import resolve_preset
     from wtal.training.trainer import report_on_test, train
 
-    overrides: dict = {}
+    overrides = parse_assignments(args.set)
     if args.device:
-        overrides.setdefault("training", {})["device"] = args.device
+        overrides = merge(overrides, {"training": {"device": args.device}})
     if args.iterations:
-        overrides.setdefault("training", {})["iterations"] = args.iterations
+        overrides = merge(overrides, {"training": {"iterations": args.iterations}})
     config = resolve_preset(load_config(args.config, overrides))
     spec = config["dataset"]
     dataset = open_dataset(spec)

@@ -367,6 +367,7 @@ def train(
         "device": str(device),
         "word_vectors": text.source,
         "versions": {"torch": torch.__version__, "numpy": np.__version__},
+        "config": config,
     }
     write_json(out / "training.json", summary)
     return TrainingResult(out, selected, summary["selection"], end, history, collapsed)

@@ -43,8 +43,25 @@ def trained(tmp_path_factory):
     }
     path = root / "config.yaml"
     path.write_text(yaml.safe_dump(config))
-    assert main(["train", "--config", str(path), "--no-progress", "--test"]) == 0
+    command = ["train", "--config", str(path), "--no-progress", "--test"]
+    assert main([*command, "--set", "training.seed=3", "--set", "model.vlc.template=a [CLS]"]) == 0
     return root
+
+
+def test_command_line_overrides_are_used_and_recorded(trained, capsys):
+    summary = json.loads((trained / "results" / "tiny" / "train" / "training.json").read_text())
+    assert summary["seed"] == 3
+    assert summary["config"]["training"]["seed"] == 3
+    assert summary["config"]["model"]["vlc"]["template"] == "a [CLS]"
+    assert summary["config"]["training"]["iterations"] == 4  # from the file
+    config = str(trained / "config.yaml")
+    for bad, message in (
+        ("training.sed=1", "training.sed"),  # the schema names a misspelt key
+        ("training.seed", "KEY.PATH=VALUE"),
+        ("model.mode=convolution", "model.mode"),
+    ):
+        assert main(["train", "--config", config, "--no-progress", "--set", bad]) == 1
+        assert message in capsys.readouterr().err
 
 
 def test_infer_reproduces_the_training_log_and_the_evaluator(trained, capsys):
