@@ -136,4 +136,3 @@ def _looks_numeric(text: str) -> bool:
     except ValueError:
         return False
     return text.strip().lower() not in ("nan", "inf", "-inf", "+inf", "infinity")
-

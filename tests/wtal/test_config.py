@@ -102,7 +102,7 @@ def test_command_line_assignments_become_nested_overrides(tmp_path):
     config = load_config(write(tmp_path, GOOD), overrides)
     assert config["training"]["tsm_lr"] == 1e-4 and config["model"]["vlc"]["enabled"] is False
     for bad in ("training.seed", "=1", "training..seed=1"):
-        with pytest.raises(ValueError, match="KEY.PATH=VALUE"):
+        with pytest.raises(ValueError, match=r"KEY\.PATH=VALUE"):
             parse_assignments([bad])
     with pytest.raises(ValueError, match="already a value"):
         parse_assignments(["training=1", "training.seed=1"])
