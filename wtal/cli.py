@@ -8,6 +8,7 @@ from collections.abc import Sequence
 
 from wtal import __version__
 from wtal.commands import (
+    compare,
     convert,
     dataset_info,
     demo_videos,
@@ -32,6 +33,7 @@ COMMANDS = (
     synthetic,
     train,
     infer,
+    compare,
     localize,
     demo_videos,
     stages,

@@ -26,6 +26,7 @@ def command_names() -> list[str]:
 
 def test_the_commands_are_all_there():
     assert command_names() == [
+        "compare",
         "convert-annotations",
         "dataset-info",
         "decode",

@@ -1,0 +1,281 @@
+"""Comparing training runs over seeds: which settings are better, and by more than the noise?
+
+Each run is a ``wtal train --test`` output folder (``training.json`` with the config it used,
+``test_metrics.json`` with the test metrics of the checkpoint selected on validation). Runs
+whose configs differ only in ``training.seed`` are one *setting*; every setting is summarised
+by the mean and sample standard deviation over its seeds, and compared with the reference
+setting (the first run's) on the seeds both have: the mean paired difference, how many seeds
+it wins, and a two-sided paired t-test.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import math
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from scipy import stats
+
+from wtal.errors import InputFileError
+from wtal.evaluation.tables import read_json
+
+#: Thresholds shown when the protocol has more than seven (ActivityNet: 0.5:0.05:0.95).
+MANY_THRESHOLDS_SHOWN = (0.5, 0.75, 0.95)
+
+
+@dataclass(frozen=True)
+class Run:
+    path: Path
+    seed: int
+    setting: str  # canonical JSON of the config without training.seed
+    config: dict[str, Any]
+    protocol: dict[str, Any]
+    tiou: tuple[float, ...]
+    average: float
+    mAP: tuple[float, ...]
+    fpr: float | None
+    fnr: float | None
+    iteration: int | None
+
+
+def _without_seed(config: dict[str, Any]) -> dict[str, Any]:
+    out = copy.deepcopy(config)
+    out.get("training", {}).pop("seed", None)
+    return out
+
+
+def _checkpoint_config(folder: Path, summary: dict[str, Any]) -> dict[str, Any]:
+    """Runs from before training.json recorded the config: read it from the checkpoint."""
+    import torch
+
+    path = folder / "checkpoints" / str(summary.get("selected_checkpoint", "last.pt"))
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)["config"]
+    except (OSError, KeyError, RuntimeError, ValueError) as exc:
+        raise InputFileError(
+            folder / "training.json", f"has no 'config' and {path.name} gives none ({exc})"
+        ) from None
+
+
+def read_run(folder: str | os.PathLike[str]) -> Run:
+    """One ``wtal train --test`` folder; errors name the file that is missing or wrong."""
+    folder = Path(folder)
+    summary = read_json(folder / "training.json")
+    config = summary.get("config") or _checkpoint_config(folder, summary)
+    metrics_path = folder / "test_metrics.json"
+    if not metrics_path.is_file():
+        raise InputFileError(metrics_path, "not found: train with --test to evaluate on test")
+    selected = read_json(metrics_path).get("selected")
+    if not isinstance(selected, dict) or "mAP" not in selected:
+        raise InputFileError(metrics_path, "has no 'selected' metrics")
+    foreground = selected.get("foreground_classification") or {}
+    return Run(
+        path=folder,
+        seed=int(summary.get("seed", config["training"]["seed"])),
+        setting=json.dumps(_without_seed(config), sort_keys=True),
+        config=config,
+        protocol={k: v for k, v in selected["protocol"].items()},
+        tiou=tuple(float(t) for t in selected["tiou"]),
+        average=float(selected["average_mAP"]),
+        mAP=tuple(float(m) for m in selected["mAP"]),
+        fpr=foreground.get("false_positive_rate"),
+        fnr=foreground.get("false_negative_rate"),
+        iteration=(selected.get("checkpoint") or {}).get("iteration"),
+    )
+
+
+def _flatten(tree: Any, prefix: str = "") -> dict[str, Any]:
+    if not isinstance(tree, dict):
+        return {prefix: tree}
+    out: dict[str, Any] = {}
+    for key, value in tree.items():
+        out.update(_flatten(value, f"{prefix}.{key}" if prefix else str(key)))
+    return out
+
+
+def setting_label(setting: str, reference: str) -> str:
+    """The keys where ``setting`` differs from ``reference``, as ``key=value`` pairs."""
+    if setting == reference:
+        return "reference"
+    mine, theirs = _flatten(json.loads(setting)), _flatten(json.loads(reference))
+    keys = sorted(set(mine) | set(theirs))
+    changed = [
+        f"{k}={json.dumps(mine.get(k))}" for k in keys if mine.get(k, None) != theirs.get(k, None)
+    ]
+    return ", ".join(changed)
+
+
+@dataclass(frozen=True)
+class Paired:
+    seeds: int
+    mean: float
+    std: float
+    wins: int
+    p_value: float | None  # two-sided paired t-test; None with fewer than 2 pairs or no spread
+
+
+@dataclass(frozen=True)
+class SettingSummary:
+    label: str
+    runs: tuple[Run, ...]
+    average: tuple[float, float]  # mean, sample std (nan for one seed)
+    mAP: tuple[tuple[float, float], ...]
+    fpr: tuple[float, float] | None
+    fnr: tuple[float, float] | None
+    paired: Paired | None  # against the reference; None for the reference itself
+
+
+def _mean_std(values: list[float]) -> tuple[float, float]:
+    array = np.asarray(values, dtype=np.float64)
+    return float(array.mean()), float(array.std(ddof=1)) if len(array) > 1 else math.nan
+
+
+def paired_difference(mine: dict[int, float], reference: dict[int, float]) -> Paired | None:
+    """``mine - reference`` on the seeds both have."""
+    seeds = sorted(set(mine) & set(reference))
+    if not seeds:
+        return None
+    diff = np.array([mine[s] - reference[s] for s in seeds])
+    p_value = None
+    if len(diff) > 1 and np.ptp(diff) > 0:
+        p_value = float(
+            stats.ttest_rel([mine[s] for s in seeds], [reference[s] for s in seeds]).pvalue
+        )
+    mean, std = _mean_std(list(diff))
+    return Paired(len(seeds), mean, std, int((diff > 0).sum()), p_value)
+
+
+def compare_runs(runs: list[Run]) -> list[SettingSummary]:
+    """Group by setting (first run's setting is the reference) and summarise each group."""
+    if not runs:
+        raise ValueError("no runs to compare")
+    first = runs[0]
+    for run in runs[1:]:
+        if run.protocol != first.protocol or run.tiou != first.tiou:
+            raise InputFileError(
+                run.path / "test_metrics.json",
+                f"evaluated under another protocol than {first.path} "
+                f"({run.protocol}, tIoU {run.tiou} vs {first.protocol}, tIoU {first.tiou})",
+            )
+    groups: dict[str, list[Run]] = {}
+    for run in runs:
+        group = groups.setdefault(run.setting, [])
+        if any(r.seed == run.seed for r in group):
+            other = next(r for r in group if r.seed == run.seed)
+            raise InputFileError(run.path, f"same settings and seed {run.seed} as {other.path}")
+        group.append(run)
+    reference = {r.seed: r.average for r in groups[first.setting]}
+    out = []
+    for setting, group in groups.items():
+        group = sorted(group, key=lambda r: r.seed)
+        fprs = [r.fpr for r in group if r.fpr is not None]
+        fnrs = [r.fnr for r in group if r.fnr is not None]
+        out.append(
+            SettingSummary(
+                label=setting_label(setting, first.setting),
+                runs=tuple(group),
+                average=_mean_std([r.average for r in group]),
+                mAP=tuple(_mean_std([r.mAP[i] for r in group]) for i in range(len(first.tiou))),
+                fpr=_mean_std(fprs) if len(fprs) == len(group) else None,
+                fnr=_mean_std(fnrs) if len(fnrs) == len(group) else None,
+                paired=None
+                if setting == first.setting
+                else paired_difference({r.seed: r.average for r in group}, reference),
+            )
+        )
+    return out
+
+
+def _shown_thresholds(tiou: tuple[float, ...]) -> list[int]:
+    if len(tiou) <= 7:
+        return list(range(len(tiou)))
+    return [i for i, t in enumerate(tiou) if any(abs(t - s) < 1e-9 for s in MANY_THRESHOLDS_SHOWN)]
+
+
+def _pm(value: tuple[float, float] | None) -> str:
+    if value is None:
+        return "n/a"
+    mean, std = value
+    return f"{100 * mean:.1f}" if math.isnan(std) else f"{100 * mean:.1f} ± {100 * std:.1f}"
+
+
+def format_comparison(summaries: list[SettingSummary]) -> str:
+    """A Markdown table (mean ± sample std over seeds, in %) with its protocol."""
+    first = summaries[0].runs[0]
+    shown = _shown_thresholds(first.tiou)
+    head = (
+        ["setting", "seeds", "avg mAP"]
+        + [f"mAP@{first.tiou[i]:g}" for i in shown]
+        + ["FPR", "FNR", "avg − reference (paired)", "wins", "p (paired t)"]
+    )
+    lines = ["| " + " | ".join(head) + " |", "|" + " --- |" * len(head)]
+    for s in summaries:
+        paired = s.paired
+        row = [
+            s.label,
+            ",".join(str(r.seed) for r in s.runs),
+            _pm(s.average),
+            *[_pm(s.mAP[i]) for i in shown],
+            _pm(s.fpr),
+            _pm(s.fnr),
+            "—" if paired is None else _pm((paired.mean, paired.std)),
+            "—" if paired is None else f"{paired.wins}/{paired.seeds}",
+            "—" if paired is None or paired.p_value is None else f"{paired.p_value:.2f}",
+        ]
+        lines.append("| " + " | ".join(row) + " |")
+    protocol = ", ".join(f"{k}: {v}" for k, v in first.protocol.items())
+    lines += [
+        "",
+        f"Test metrics of the checkpoint each run selected on validation, in %: mean ± sample "
+        f"standard deviation over seeds; avg mAP over tIoU {first.tiou[0]:g}:{first.tiou[-1]:g}; "
+        f"paired differences on the seeds both settings have. Protocol: {protocol}.",
+        f"Reference: the settings of {first.path}.",
+    ]
+    return "\n".join(lines)
+
+
+def comparison_json(summaries: list[SettingSummary]) -> dict[str, Any]:
+    def pair(value: tuple[float, float] | None) -> dict[str, float | None] | None:
+        if value is None:
+            return None
+        return {"mean": value[0], "std": None if math.isnan(value[1]) else value[1]}
+
+    first = summaries[0].runs[0]
+    return {
+        "protocol": first.protocol,
+        "tiou": list(first.tiou),
+        "reference": str(first.path),
+        "settings": [
+            {
+                "label": s.label,
+                "runs": [
+                    {
+                        "path": str(r.path),
+                        "seed": r.seed,
+                        "average_mAP": r.average,
+                        "iteration": r.iteration,
+                    }
+                    for r in s.runs
+                ],
+                "average_mAP": pair(s.average),
+                "mAP": [pair(m) for m in s.mAP],
+                "false_positive_rate": pair(s.fpr),
+                "false_negative_rate": pair(s.fnr),
+                "paired_vs_reference": None
+                if s.paired is None
+                else {
+                    "seeds": s.paired.seeds,
+                    "mean": s.paired.mean,
+                    "std": None if math.isnan(s.paired.std) else s.paired.std,
+                    "wins": s.paired.wins,
+                    "p_value": s.paired.p_value,
+                },
+            }
+            for s in summaries
+        ],
+    }
