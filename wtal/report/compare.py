@@ -23,6 +23,7 @@ from scipy import stats
 
 from wtal.errors import InputFileError
 from wtal.evaluation.tables import read_json
+from wtal.training.presets import PRESETS
 
 #: Thresholds shown when the protocol has more than seven (ActivityNet: 0.5:0.05:0.95).
 MANY_THRESHOLDS_SHOWN = (0.5, 0.75, 0.95)
@@ -104,10 +105,13 @@ def setting_label(setting: str, reference: str) -> str:
         return "reference"
     mine, theirs = _flatten(json.loads(setting)), _flatten(json.loads(reference))
     keys = sorted(set(mine) | set(theirs))
-    changed = [
-        f"{k}={json.dumps(mine.get(k))}" for k in keys if mine.get(k, None) != theirs.get(k, None)
-    ]
-    return ", ".join(changed)
+    changed = [k for k in keys if mine.get(k, None) != theirs.get(k, None)]
+    preset = mine.get("model.preset")
+    if "model.preset" in changed and preset in PRESETS:
+        # Values that only follow from the other preset are implied by it: not listed.
+        implied = {".".join(path): value for path, value in PRESETS[preset].items()}
+        changed = [k for k in changed if k not in implied or mine.get(k) != implied[k]]
+    return ", ".join(f"{k}={json.dumps(mine.get(k))}" for k in changed)
 
 
 @dataclass(frozen=True)

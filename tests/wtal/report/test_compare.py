@@ -90,6 +90,18 @@ def test_the_table_shows_mean_and_spread_with_its_protocol(runs):
     assert "units: seconds" in table and "selected on validation" in table
 
 
+def test_labels_name_the_preset_not_what_follows_from_it(runs, tmp_path):
+    paper = write_run(tmp_path / "paper", 0, 0.5, preset="paper")
+    summaries = compare_runs([read_run(runs[0]), read_run(paper)])
+    assert summaries[1].label == 'model.preset="paper"'
+    explicit = write_run(tmp_path / "gamma", 0, 0.5, preset="paper")
+    summary = json.loads((explicit / "training.json").read_text())
+    summary["config"]["losses"]["gamma2"] = 0.3  # not the paper preset's 0.2: listed
+    (explicit / "training.json").write_text(json.dumps(summary))
+    summaries = compare_runs([read_run(runs[0]), read_run(explicit)])
+    assert summaries[1].label == 'losses.gamma2=0.3, model.preset="paper"'
+
+
 def test_runs_without_a_recorded_config_read_it_from_their_checkpoint(tmp_path):
     old = read_run(write_run(tmp_path / "old", 4, 0.5, with_config=False, mode="baseline"))
     new = read_run(write_run(tmp_path / "new", 5, 0.5, mode="baseline"))
