@@ -103,6 +103,17 @@ def merge(base: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def differences(old: Any, new: Any, path: tuple[str, ...] = ()) -> list[tuple[str, Any, Any]]:
+    """``(dotted key, old value, new value)`` for every leaf where two configs differ (a key
+    missing on one side counts as None), sorted by key."""
+    if isinstance(old, dict) and isinstance(new, dict):
+        found = []
+        for key in sorted(set(old) | set(new)):
+            found += differences(old.get(key), new.get(key), (*path, str(key)))
+        return found
+    return [] if old == new else [(".".join(path), old, new)]
+
+
 def parse_assignments(items: list[str]) -> dict[str, Any]:
     """``["training.seed=1", "model.vlc.enabled=false"]`` -> nested override dictionary.
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from wtal.config import load_config, parse_assignments
+from wtal.config import differences, load_config, parse_assignments
 from wtal.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -106,3 +106,14 @@ def test_command_line_assignments_become_nested_overrides(tmp_path):
             parse_assignments([bad])
     with pytest.raises(ValueError, match="already a value"):
         parse_assignments(["training=1", "training.seed=1"])
+
+
+def test_differences_list_every_changed_leaf_by_dotted_key():
+    old = {"training": {"seed": 0, "iterations": 4}, "model": {"vlc": {"enabled": True}}}
+    new = {"training": {"seed": 1, "iterations": 4}, "model": {"vlc": {}}, "extra": 2}
+    assert differences(old, new) == [
+        ("extra", None, 2),
+        ("model.vlc.enabled", True, None),
+        ("training.seed", 0, 1),
+    ]
+    assert differences(old, old) == []

@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 from scipy import stats
 
+from wtal.config import differences
 from wtal.errors import InputFileError
 from wtal.evaluation.tables import read_json
 from wtal.training.presets import PRESETS
@@ -34,7 +35,6 @@ class Run:
     path: Path
     seed: int
     setting: str  # canonical JSON of the config without training.seed
-    config: dict[str, Any]
     protocol: dict[str, Any]
     tiou: tuple[float, ...]
     average: float
@@ -79,8 +79,7 @@ def read_run(folder: str | os.PathLike[str]) -> Run:
         path=folder,
         seed=int(summary.get("seed", config["training"]["seed"])),
         setting=json.dumps(_without_seed(config), sort_keys=True),
-        config=config,
-        protocol={k: v for k, v in selected["protocol"].items()},
+        protocol=dict(selected["protocol"]),
         tiou=tuple(float(t) for t in selected["tiou"]),
         average=float(selected["average_mAP"]),
         mAP=tuple(float(m) for m in selected["mAP"]),
@@ -90,28 +89,19 @@ def read_run(folder: str | os.PathLike[str]) -> Run:
     )
 
 
-def _flatten(tree: Any, prefix: str = "") -> dict[str, Any]:
-    if not isinstance(tree, dict):
-        return {prefix: tree}
-    out: dict[str, Any] = {}
-    for key, value in tree.items():
-        out.update(_flatten(value, f"{prefix}.{key}" if prefix else str(key)))
-    return out
-
-
 def setting_label(setting: str, reference: str) -> str:
     """The keys where ``setting`` differs from ``reference``, as ``key=value`` pairs."""
     if setting == reference:
         return "reference"
-    mine, theirs = _flatten(json.loads(setting)), _flatten(json.loads(reference))
-    keys = sorted(set(mine) | set(theirs))
-    changed = [k for k in keys if mine.get(k, None) != theirs.get(k, None)]
-    preset = mine.get("model.preset")
-    if "model.preset" in changed and preset in PRESETS:
+    changed = {
+        key: value for key, _, value in differences(json.loads(reference), json.loads(setting))
+    }
+    preset = changed.get("model.preset")
+    if preset in PRESETS:
         # Values that only follow from the other preset are implied by it: not listed.
         implied = {".".join(path): value for path, value in PRESETS[preset].items()}
-        changed = [k for k in changed if k not in implied or mine.get(k) != implied[k]]
-    return ", ".join(f"{k}={json.dumps(mine.get(k))}" for k in changed)
+        changed = {k: v for k, v in changed.items() if k not in implied or v != implied[k]}
+    return ", ".join(f"{key}={json.dumps(value)}" for key, value in changed.items())
 
 
 @dataclass(frozen=True)
@@ -147,9 +137,7 @@ def paired_difference(mine: dict[int, float], reference: dict[int, float]) -> Pa
     diff = np.array([mine[s] - reference[s] for s in seeds])
     p_value = None
     if len(diff) > 1 and np.ptp(diff) > 0:
-        p_value = float(
-            stats.ttest_rel([mine[s] for s in seeds], [reference[s] for s in seeds]).pvalue
-        )
+        p_value = float(stats.ttest_1samp(diff, 0.0).pvalue)  # = the paired t-test
     mean, std = _mean_std(list(diff))
     return Paired(len(seeds), mean, std, int((diff > 0).sum()), p_value)
 
@@ -169,8 +157,8 @@ def compare_runs(runs: list[Run]) -> list[SettingSummary]:
     groups: dict[str, list[Run]] = {}
     for run in runs:
         group = groups.setdefault(run.setting, [])
-        if any(r.seed == run.seed for r in group):
-            other = next(r for r in group if r.seed == run.seed)
+        other = next((r for r in group if r.seed == run.seed), None)
+        if other is not None:
             raise InputFileError(run.path, f"same settings and seed {run.seed} as {other.path}")
         group.append(run)
     reference = {r.seed: r.average for r in groups[first.setting]}
@@ -274,8 +262,7 @@ def comparison_json(summaries: list[SettingSummary]) -> dict[str, Any]:
                 if s.paired is None
                 else {
                     "seeds": s.paired.seeds,
-                    "mean": s.paired.mean,
-                    "std": None if math.isnan(s.paired.std) else s.paired.std,
+                    **pair((s.paired.mean, s.paired.std)),
                     "wins": s.paired.wins,
                     "p_value": s.paired.p_value,
                 },

@@ -16,6 +16,7 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
+from wtal.config import differences
 from wtal.data.dataset import Dataset
 from wtal.errors import WtalError
 from wtal.inference.run import run_split
@@ -123,25 +124,23 @@ def plot_losses(log: Path, output: Path) -> None:
     plt.close(fig)
 
 
-#: Settings that may change between a run and its resumption.
+#: Settings that may change between a run and its resumption (and whole sections).
 RESUMABLE_CHANGES = {
-    ("results_dir",),
-    ("training", "iterations"),
-    ("training", "device"),
-    ("training", "checkpoint_every"),
-    ("training", "log_every"),
+    "results_dir",
+    "training.iterations",
+    "training.device",
+    "training.checkpoint_every",
+    "training.log_every",
 }
+RESUMABLE_SECTIONS = {"evaluation", "inference"}
 
 
-def _differences(old: Any, new: Any, path: tuple[str, ...] = ()) -> list[str]:
-    if path in RESUMABLE_CHANGES or path[:1] in {("evaluation",), ("inference",)}:
-        return []
-    if isinstance(old, dict) and isinstance(new, dict):
-        found = []
-        for key in sorted(set(old) | set(new)):
-            found += _differences(old.get(key), new.get(key), (*path, str(key)))
-        return found
-    return [] if old == new else [f"{'.'.join(path)}: {old!r} -> {new!r}"]
+def _differences(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
+    return [
+        f"{key}: {before!r} -> {after!r}"
+        for key, before, after in differences(old, new)
+        if key not in RESUMABLE_CHANGES and key.split(".")[0] not in RESUMABLE_SECTIONS
+    ]
 
 
 def _check_resumable(last: Path, config: dict[str, Any], on_change: str) -> None:
