@@ -199,14 +199,11 @@ class Style:
     rate: float  # run-up strides; hammer turns; somersaults; walker/ball speed; pan distance
 
 
-@dataclass(frozen=True)
-class Phase:
-    """One sub-action of an instance: frames ``[start, end)``."""
+class FrameSpan:
+    """Frames ``[start, end)`` of a plan item; ``segment`` is its annotation in seconds."""
 
-    name: str
     start: int
     end: int
-    shared: bool
 
     @property
     def segment(self) -> list[float]:
@@ -214,7 +211,17 @@ class Phase:
 
 
 @dataclass(frozen=True)
-class Instance:
+class Phase(FrameSpan):
+    """One sub-action of an instance: frames ``[start, end)``."""
+
+    name: str
+    start: int
+    end: int
+    shared: bool
+
+
+@dataclass(frozen=True)
+class Instance(FrameSpan):
     """An annotated action, frames ``[start, end)``; ``hold_before``/``hold_after`` frames of
     standing still (background, not annotated) around it."""
 
@@ -226,23 +233,15 @@ class Instance:
     hold_before: int
     hold_after: int
 
-    @property
-    def segment(self) -> list[float]:
-        return [round(self.start / FPS, 2), round(self.end / FPS, 2)]
-
 
 @dataclass(frozen=True)
-class Distractor:
+class Distractor(FrameSpan):
     """Background motion, frames ``[start, end)``: ``walker``, ``ball`` or ``pan``."""
 
     kind: str
     start: int
     end: int
     style: Style
-
-    @property
-    def segment(self) -> list[float]:
-        return [round(self.start / FPS, 2), round(self.end / FPS, 2)]
 
 
 @dataclass(frozen=True)
