@@ -16,7 +16,8 @@ STAGE_TARGETS = ("decode", "flow", "features", "pack", "train", "infer", "evalua
 
 
 def tiny_demo(root: Path, weights_cache: Path, **changes: dict) -> dict:
-    """Seven 7-second videos of 64 x 64 pixels (5 train, 2 test), four iterations."""
+    """Seven 7-second videos of 64 x 64 pixels (5 train, 2 test), four iterations, the demo's
+    512-d model."""
     config = {
         "results_dir": str(root / "results"),
         "dataset": {
@@ -31,6 +32,7 @@ def tiny_demo(root: Path, weights_cache: Path, **changes: dict) -> dict:
                  "min_seconds": 6.4, "max_seconds": 7.68},
         "extraction": {"short_side": 64, "crop": 64, "flow_preset": "fast",
                        "weights_cache": str(weights_cache)},
+        "features": {"channel_pool": 4},  # the demo's CPU width: 512-d model input
         "training": {"iterations": 4, "max_seqlen": 16, "checkpoint_every": 2,
                      "selection": "last", "device": "cpu"},
         "evaluation": {"ambiguous_filter": False},

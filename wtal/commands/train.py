@@ -41,7 +41,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "--test-every-checkpoint",
         action="store_true",
         help="also evaluate every checkpoint on test and report the best one, "
-        "labelled TEST-SELECTED (the authors' protocol; optimistic)",
+        "labelled TEST-SELECTED (the authors' protocol; optimistic); keeps the snapshots "
+        "(training.keep_snapshots)",
     )
     p.set_defaults(run=run)
 
@@ -58,6 +59,8 @@ def run(args: argparse.Namespace) -> int:
         overrides = merge(overrides, {"training": {"device": args.device}})
     if args.iterations:
         overrides = merge(overrides, {"training": {"iterations": args.iterations}})
+    if args.test_every_checkpoint:  # it needs the snapshots
+        overrides = merge(overrides, {"training": {"keep_snapshots": True}})
     config = resolve_preset(load_config(args.config, overrides))
     spec = config["dataset"]
     dataset = open_dataset(spec)

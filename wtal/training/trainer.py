@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -131,6 +130,7 @@ RESUMABLE_CHANGES = {
     "training.device",
     "training.checkpoint_every",
     "training.log_every",
+    "training.keep_snapshots",
 }
 RESUMABLE_SECTIONS = {"evaluation", "inference"}
 
@@ -248,15 +248,12 @@ def train(
     elif log_path.exists():
         log_path.unlink()
 
-    def checkpoint_payload(iteration: int) -> dict[str, Any]:
+    def model_payload(iteration: int) -> dict[str, Any]:
+        """What inference needs: the TSM's weights and how its input was made (no optimiser
+        state, no VLC, which only trains: a quarter of a training state at paper width)."""
         return {
             "iteration": iteration,
             "tsm": tsm.state_dict(),
-            "vlc": vlc.state_dict() if vlc is not None else None,
-            "optimizers": optimizers.state_dict(),
-            "rng": _rng_state(rng),
-            "best": best,
-            "validation": history,
             "config": config,
             "classes": list(train_set.classes),
             "feature_dim": int(usable[0].features.shape[1]),  # what the data must provide
@@ -265,11 +262,20 @@ def train(
             "word_vectors": text.source,
         }
 
+    def training_state(iteration: int) -> dict[str, Any]:
+        """A model payload plus all a bit-identical resumption needs."""
+        return {
+            **model_payload(iteration),
+            "vlc": vlc.state_dict() if vlc is not None else None,
+            "optimizers": optimizers.state_dict(),
+            "rng": _rng_state(rng),
+            "best": best,
+            "validation": history,
+        }
+
     if start == 0:
         # The model before any update: the reference every trained number is compared with.
-        untrained = checkpoint_payload(0)
-        untrained.update(vlc=None, optimizers=None)
-        save_checkpoint(checkpoints / "untrained.pt", untrained)
+        save_checkpoint(checkpoints / "untrained.pt", model_payload(0))
     total = training["iterations"]
     end = min(total, stop_after) if stop_after is not None else total
     bar = tqdm(total=total, initial=start, desc="train", disable=not progress, dynamic_ncols=True)
@@ -338,19 +344,20 @@ def train(
                     history.append(record)
                     if best is None or metrics.average_map > best["average_mAP"]:
                         best = {"iteration": iteration, "average_mAP": metrics.average_map}
-                        save_checkpoint(checkpoints / "best.pt", checkpoint_payload(iteration))
+                        save_checkpoint(checkpoints / "best.pt", model_payload(iteration))
                     log.write(json.dumps(record) + "\n")
                     log.flush()
-                payload = checkpoint_payload(iteration)
-                save_checkpoint(checkpoints / f"iter_{iteration:06d}.pt", payload)
-                save_checkpoint(last, payload)
+                if training["keep_snapshots"]:
+                    snapshot = checkpoints / f"iter_{iteration:06d}.pt"
+                    save_checkpoint(snapshot, model_payload(iteration))
+                save_checkpoint(last, training_state(iteration))
     bar.close()
     plot_losses(log_path, out / "losses.png")
     if training["selection"] == "validation" and best is not None:
         selected = checkpoints / "best.pt"
     else:
         selected = checkpoints / "selected.pt"
-        shutil.copyfile(last, selected)
+        save_checkpoint(selected, model_payload(end))
     summary = {
         "selected_checkpoint": selected.name,
         "selection": training["selection"]
@@ -399,8 +406,14 @@ def report_on_test(
     }
     write_json(result.output / "test_predictions.json", selected["predictions"])
     if every_checkpoint:
+        snapshots = sorted((result.output / "checkpoints").glob("iter_*.pt"))
+        if not snapshots:
+            raise TrainingError(
+                f"{result.output / 'checkpoints'}: no iter_*.pt snapshots to test; train with "
+                "training.keep_snapshots: true"
+            )
         rows = []
-        for path in sorted((result.output / "checkpoints").glob("iter_*.pt")):
+        for path in snapshots:
             metrics = evaluate_checkpoint(path, test_set, config)["metrics"]
             rows.append(
                 {

@@ -43,7 +43,7 @@ def trained(tmp_path_factory):
     }
     path = root / "config.yaml"
     path.write_text(yaml.safe_dump(config))
-    command = ["train", "--config", str(path), "--no-progress", "--test"]
+    command = ["train", "--config", str(path), "--no-progress", "--test-every-checkpoint"]
     assert main([*command, "--set", "training.seed=3", "--set", "model.vlc.template=a [CLS]"]) == 0
     return root
 
@@ -54,6 +54,10 @@ def test_command_line_overrides_are_used_and_recorded(trained, capsys):
     assert summary["config"]["training"]["seed"] == 3
     assert summary["config"]["model"]["vlc"]["template"] == "a [CLS]"
     assert summary["config"]["training"]["iterations"] == 4  # from the file
+    assert summary["config"]["training"]["keep_snapshots"] is True  # --test-every-checkpoint
+    report = json.loads((trained / "results" / "tiny" / "train" / "test_metrics.json").read_text())
+    assert [row["iteration"] for row in report["test_selected"]["all"]] == [2, 4]
+    assert report["test_selected"]["selection"].startswith("TEST-SELECTED")
     config = str(trained / "config.yaml")
     for bad, message in (
         ("training.sed=1", "training.sed"),  # the schema names a misspelt key

@@ -11,7 +11,7 @@ import torch
 from tests.wtal.training.toy import toy_config, toy_dataset
 from wtal.data.dataset import Dataset
 from wtal.inference.checkpoint import load_model
-from wtal.training.trainer import TrainingError, train
+from wtal.training.trainer import TrainingError, report_on_test, train
 
 
 def state(path):
@@ -84,15 +84,32 @@ def test_selection_on_validation_and_outputs(data, tmp_path):
         losses[0]["losses"]
     )
     assert (tmp_path / "losses.png").read_bytes()[:4] == b"\x89PNG"
-    assert sorted(p.name for p in (tmp_path / "checkpoints").iterdir()) == [
-        "best.pt",
+    checkpoints = tmp_path / "checkpoints"
+    assert sorted(p.name for p in checkpoints.iterdir()) == ["best.pt", "last.pt", "untrained.pt"]
+    untrained = load_model(checkpoints / "untrained.pt")
+    assert untrained.iteration == 0 and untrained.classes == tuple(train_set.classes)
+    # Model checkpoints carry weights for inference; only last.pt carries the training state.
+    training_only = {"vlc", "optimizers", "rng", "best", "validation"}
+    assert training_only <= state(checkpoints / "last.pt").keys()
+    for name in ("best.pt", "untrained.pt"):
+        assert not training_only & state(checkpoints / name).keys()
+    with pytest.raises(TrainingError, match=r"no iter_\*\.pt snapshots.*keep_snapshots"):
+        report_on_test(result, validation, toy_config(), every_checkpoint=True)
+
+
+def test_snapshots_are_kept_on_request_and_match_the_training_state(data, tmp_path):
+    train_set, _ = data
+    config = toy_config(training={"selection": "last", "keep_snapshots": True})
+    result = train(config, train_set, None, tmp_path, progress=False)
+    checkpoints = tmp_path / "checkpoints"
+    assert sorted(p.name for p in checkpoints.glob("iter_*.pt")) == [
         "iter_000002.pt",
         "iter_000004.pt",
-        "last.pt",
-        "untrained.pt",
     ]
-    untrained = load_model(tmp_path / "checkpoints" / "untrained.pt")
-    assert untrained.iteration == 0 and untrained.classes == tuple(train_set.classes)
+    last, final = state(checkpoints / "last.pt"), state(checkpoints / "iter_000004.pt")
+    assert "optimizers" not in final and same_weights(last["tsm"], final["tsm"])
+    assert same_weights(state(result.selected)["tsm"], last["tsm"])
+    assert load_model(checkpoints / "iter_000002.pt").iteration == 2
 
 
 def test_last_checkpoint_selection_needs_no_validation(data, tmp_path):
