@@ -17,11 +17,13 @@ EXTRACTION = {"short_side": 64, "crop": 56, "flow_preset": "fast", "workers": 2}
 
 @pytest.fixture(scope="module")
 def i3d_checkpoint(tmp_path_factory):
-    """A (barely) trained checkpoint on 2048-d features, as I3D RGB + flow give."""
+    """A (barely) trained checkpoint on 2048-d features, as I3D RGB + flow give, pooled to the
+    demo's 512-d model width."""
     root = tmp_path_factory.mktemp("i3d_checkpoint")
     config = toy_config(
         training={"iterations": 2, "max_seqlen": 16, "selection": "last", "checkpoint_every": 2},
         extraction=EXTRACTION,
+        features={"channel_pool": 4},
     )
     result = train(config, toy_dataset(videos=8, dim=2048), None, root, progress=False)
     return result.selected
