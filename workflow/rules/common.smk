@@ -210,7 +210,7 @@ def stage_config(wildcards):
 
 
 def selected_checkpoint():
-    name = "best.pt" if config["training"]["selection"] == "validation" else "last.pt"
+    name = "best.pt" if config["training"]["selection"] == "validation" else "selected.pt"
     return results("train", "checkpoints", name)
 
 
