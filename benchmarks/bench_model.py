@@ -31,7 +31,7 @@ from timing import median_seconds  # noqa: E402
 from tests.wtal.training.toy import CLASSES, toy_config  # noqa: E402
 from wtal.data.dataset import Dataset, VideoRecord  # noqa: E402
 from wtal.models import losses as L  # noqa: E402
-from wtal.models.vlc import SentenceBatch, reconstruction_loss  # noqa: E402
+from wtal.models.vlc import SentenceBatch, reconstruction_nll  # noqa: E402
 from wtal.training.setup import build_models, text_assets  # noqa: E402
 from wtal.training.step import make_optimizers, train_step  # noqa: E402
 from wtal.training.trainer import _sentence_table  # noqa: E402
@@ -87,19 +87,22 @@ def bench(dim: int, seqlen: int, repeats: int) -> None:
     backward = median_seconds(lambda: tsm_forward().backward(), repeats, warmup=True) - forward
     objective = config["model"]["vlc"]["objective"]
 
-    def rec(attention_out, weights):
-        logits, targets = vlc.reconstruct(attention_out, weights, sentences, objective, None)
-        return reconstruction_loss(logits, sentences.ids, targets)
+    def rec(inputs, weights):
+        return reconstruction_nll(vlc.decode(inputs, weights), inputs).mean()
 
     def reconstructor_pass():
         with torch.no_grad():
             still = vlc.attend(x)
-        (rec(still, still.attention) + rec(still, torch.ones_like(still.attention))).backward()
+        inputs = vlc.inputs(still, sentences, objective, None)
+        (rec(inputs, still.attention) + rec(inputs, torch.ones_like(still.attention))).backward()
 
     def attention_pass():
         live = vlc.attend(x)
+        inputs = vlc.inputs(live, sentences, objective, None)
         ones = torch.ones_like(live.attention)
-        (rec(live, live.attention) + rec(live, ones) + rec(live, 1 - live.attention)).backward()
+        (
+            rec(inputs, live.attention) + rec(inputs, ones) + rec(inputs, 1 - live.attention)
+        ).backward()
 
     step2 = median_seconds(reconstructor_pass, repeats, warmup=True)
     step3 = median_seconds(attention_pass, repeats, warmup=True)

@@ -9,16 +9,20 @@ from torch import Tensor
 from wtal.models.tsm import topk_video_logits
 
 
-def mil_loss(cas: Tensor, suppressed: Tensor, labels: Tensor, k_divisor: int) -> Tensor:
+def mil_loss(
+    cas: Tensor, suppressed: Tensor, labels: Tensor, k_divisor: int, epsilon: float = 0.0
+) -> Tensor:
     """CE(p(S), [y, 1]) + CE(p(S_bar), [y, 0]), targets normalised to sum 1; batch mean.
 
-    ``labels``: (B, C) multi-hot video labels."""
+    ``labels``: (B, C) multi-hot video labels. ``epsilon`` > 0 normalises by sum + epsilon
+    instead (the authors' code: 1e-4, so targets sum to slightly less than 1)."""
     ones = torch.ones_like(labels[:, :1])
     with_bg = torch.cat([labels, ones], dim=1)
     without_bg = torch.cat([labels, torch.zeros_like(ones)], dim=1)
     loss = 0.0
     for scores, target in ((cas, with_bg), (suppressed, without_bg)):
-        target = target / target.sum(dim=1, keepdim=True).clamp_min(1e-8)
+        total = target.sum(dim=1, keepdim=True)
+        target = target / (total + epsilon if epsilon > 0 else total.clamp_min(1e-8))
         log_p = F.log_softmax(topk_video_logits(scores, k_divisor), dim=1)
         loss = loss + -(target * log_p).sum(dim=1).mean()
     return loss
@@ -68,7 +72,8 @@ def guide_loss(attention: Tensor, rgb: Tensor, flow: Tensor, cas: Tensor) -> Ten
 def contrast_loss(
     positive: Tensor, hard: Tensor, easy: Tensor, gamma1: float, gamma2: float
 ) -> Tensor:
-    """max(0, L - L_hard + gamma1) + max(0, L - L_easy + gamma2)."""
+    """max(0, L - L_hard + gamma1) + max(0, L - L_easy + gamma2), elementwise (per video
+    when given per-video losses; the caller averages)."""
     return F.relu(positive - hard + gamma1) + F.relu(positive - easy + gamma2)
 
 

@@ -9,6 +9,8 @@ import math
 import torch
 from torch import Tensor, nn
 
+from wtal.models.init import kaiming_uniform_init
+
 
 class DropPath(nn.Module):
     """Stochastic depth: drop a whole residual branch per sample (here: per class)."""
@@ -25,11 +27,17 @@ class DropPath(nn.Module):
 
 
 def sinusoidal_positions(length: int, dim: int) -> Tensor:
-    position = torch.arange(length, dtype=torch.float32)[:, None]
-    frequency = torch.exp(torch.arange(0, dim, 2, dtype=torch.float32) * (-math.log(10000.0) / dim))
-    table = torch.zeros(length, dim)
-    table[:, 0::2] = torch.sin(position * frequency)
-    table[:, 1::2] = torch.cos(position * frequency)
+    """(length, dim) fixed positions in the tensor2tensor layout the authors use: sines of all
+    frequencies in the first half of the channels, cosines in the second, frequencies
+    10000^(-i / (dim/2 - 1)). Row 0 is all zeros (their table is built with padding index 0),
+    so the query position carries no fixed offset and the classes' queries can differ from
+    the start."""
+    half = dim // 2
+    step = math.log(10000.0) / max(half - 1, 1)
+    frequency = torch.exp(torch.arange(half, dtype=torch.float32) * -step)
+    angles = torch.arange(length, dtype=torch.float32)[:, None] * frequency[None]
+    table = torch.cat([torch.sin(angles), torch.cos(angles), torch.zeros(length, dim % 2)], dim=1)
+    table[0] = 0
     return table
 
 
@@ -52,19 +60,28 @@ class TextEncoder(nn.Module):
         super().__init__()
         classes, slots, word_dim = name_vectors.shape
         self.register_buffer("name_vectors", name_vectors.float(), persistent=True)
+        if handcrafted_context is not None:
+            context_length = handcrafted_context.shape[0]
+        # Learnable context: Kaiming-uniform as the authors draw it over one
+        # (C + 1, word_dim, N_p) tensor, whose fan-in is word_dim x N_p.
+        bound = math.sqrt(6.0 / (word_dim * context_length))
         if handcrafted_context is None:
-            self.context = nn.Parameter(torch.randn(classes, context_length, word_dim) * 0.02)
+            self.context = nn.Parameter(
+                torch.empty(classes, context_length, word_dim).uniform_(-bound, bound)
+            )
             self.register_buffer("fixed_context", None)
         else:
             self.context = None
             self.register_buffer("fixed_context", handcrafted_context.float())
-            context_length = handcrafted_context.shape[0]
         # Background: its own learnable context and learnable word slots starting at zero.
-        self.background_context = nn.Parameter(torch.randn(1, context_length, word_dim) * 0.02)
+        self.background_context = nn.Parameter(
+            torch.empty(1, context_length, word_dim).uniform_(-bound, bound)
+        )
         self.background_words = nn.Parameter(torch.zeros(1, slots, word_dim))
         length = context_length + slots
         self.project = nn.Sequential(nn.Linear(word_dim, dim), nn.LeakyReLU(0.2), nn.Dropout(0.5))
-        self.positions = nn.Parameter(torch.randn(length, dim) / 32)
+        # Learnable positions, one table per class (background included), N(0, 1/32^2).
+        self.positions = nn.Parameter(torch.randn(classes + 1, length, dim) / 32)
         self.register_buffer("fixed_positions", sinusoidal_positions(length, dim), persistent=False)
         self.attention = nn.MultiheadAttention(dim, heads, dropout=0.0, batch_first=True)
         self.mlp = nn.Sequential(
@@ -77,6 +94,7 @@ class TextEncoder(nn.Module):
         self.scale_attention = nn.Parameter(torch.full((dim,), 1e-4))
         self.scale_mlp = nn.Parameter(torch.full((dim,), 1e-4))
         self.drop_path = DropPath(0.1)
+        kaiming_uniform_init(self)  # the context above keeps its own draw
 
     def tokens(self) -> Tensor:
         """(C + 1, L, word_dim): context then name words, background last."""

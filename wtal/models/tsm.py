@@ -10,6 +10,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from wtal.models.init import kaiming_uniform_init
 from wtal.models.text_encoder import TextEncoder
 from wtal.models.video_branch import AttentionModule, AttentionOutput
 
@@ -62,9 +63,6 @@ class TSM(nn.Module):
         self.embed1 = nn.Sequential(
             nn.Conv1d(feature_dim, feature_dim, 3, padding=1), nn.LeakyReLU(0.2), nn.Dropout(0.7)
         )
-        for block in (self.embed0, self.embed1):
-            nn.init.kaiming_uniform_(block[0].weight)
-            nn.init.zeros_(block[0].bias)
         if mode == "text":
             if name_vectors is None:
                 raise ValueError("text mode needs the class-name word vectors")
@@ -75,6 +73,7 @@ class TSM(nn.Module):
         else:
             self.text = None
             self.classifier = nn.Conv1d(feature_dim, num_classes + 1, 1)
+        kaiming_uniform_init(self)  # every Conv / Linear of TSM, as the authors initialise it
 
     def forward(self, features: Tensor) -> TSMOutput:
         """``features``: (B, T, 2048) with RGB channels first."""

@@ -17,13 +17,14 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from wtal.models.init import xavier_attention_init
 from wtal.models.video_branch import AttentionModule, AttentionOutput
 
 
 class WeightedAttention(nn.Module):
     """Multi-head attention whose softmaxed weights can be reweighted per key and renormalised."""
 
-    def __init__(self, dim: int, heads: int, dropout: float = 0.1) -> None:
+    def __init__(self, dim: int, heads: int, dropout: float = 0.0) -> None:
         super().__init__()
         self.heads = heads
         self.query = nn.Linear(dim, dim)
@@ -31,6 +32,7 @@ class WeightedAttention(nn.Module):
         self.value = nn.Linear(dim, dim)
         self.out = nn.Linear(dim, dim)
         self.dropout = nn.Dropout(dropout)
+        xavier_attention_init(self.query, self.key, self.value, self.out)
 
     def forward(
         self,
@@ -59,9 +61,10 @@ class WeightedAttention(nn.Module):
 
 
 class EncoderLayer(nn.Module):
-    """Post-LN self-attention + FFN over video segments."""
+    """Post-LN self-attention + FFN over video segments (no dropout by default, as the
+    authors' layers)."""
 
-    def __init__(self, dim: int, heads: int, ffn: int, dropout: float = 0.1) -> None:
+    def __init__(self, dim: int, heads: int, ffn: int, dropout: float = 0.0) -> None:
         super().__init__()
         self.attention = WeightedAttention(dim, heads, dropout)
         self.norm1 = nn.LayerNorm(dim)
@@ -79,7 +82,7 @@ class EncoderLayer(nn.Module):
 class DecoderLayer(nn.Module):
     """Post-LN word self-attention, word->video cross-attention, FFN."""
 
-    def __init__(self, dim: int, heads: int, ffn: int, dropout: float = 0.1) -> None:
+    def __init__(self, dim: int, heads: int, ffn: int, dropout: float = 0.0) -> None:
         super().__init__()
         self.self_attention = WeightedAttention(dim, heads, dropout)
         self.cross_attention = WeightedAttention(dim, heads, dropout)
@@ -161,6 +164,19 @@ class SentenceBatch:
     key_words: Tensor  # (B, M) bool: words of the class phrase (masked more often)
 
 
+@dataclass
+class VLCInputs:
+    """What the reconstructor reads, made once per optimiser step so that its positive,
+    hard and easy passes share one draw of the input dropout (as the authors' single
+    forward does). ``targets``: (B, P) bool, the predicted positions; ``target_ids`` (B, P)."""
+
+    video: Tensor  # (B, T, dim)
+    tokens: Tensor  # (B, P, dim)
+    target_ids: Tensor
+    targets: Tensor
+    causal: bool
+
+
 class VLC(nn.Module):
     def __init__(
         self,
@@ -169,19 +185,29 @@ class VLC(nn.Module):
         reconstructor: str = "transformer",
         video_causal: bool = False,
         attention: AttentionModule | None = None,
+        word_positions: bool = False,
+        max_words: int = 64,
     ) -> None:
-        """``word_vectors``: (V, word_dim) GloVe vectors of the VLC vocabulary (row 0 = PAD).
-        ``attention``: pass TSM's module to share it (the "Share" ablation)."""
+        """``word_vectors``: (V, word_dim) GloVe vectors of the VLC vocabulary (row 0 = PAD,
+        which is also the end-of-sentence target). ``attention``: pass TSM's module to share
+        it (the "Share" ablation). ``word_positions``: add learnable positions to the word
+        tokens (the authors add none: order comes from the causal mask; the masked objective,
+        which has no causal mask, needs them)."""
         super().__init__()
         dim = feature_dim // 4  # 512 for the paper's 2048-d features (FFN 2 x dim, 4 heads)
+        word_dim = word_vectors.shape[1]
         self.shared_attention = attention is not None
         self.attention = attention if attention is not None else AttentionModule(feature_dim // 2)
         self.register_buffer("word_vectors", word_vectors.float())
         self.video_in = nn.Sequential(nn.Dropout(0.1), nn.Linear(feature_dim, dim))
-        self.word_in = nn.Sequential(nn.Dropout(0.1), nn.Linear(word_vectors.shape[1], dim))
-        self.start = nn.Parameter(torch.randn(dim) * 0.02)
-        self.mask_token = nn.Parameter(torch.randn(dim) * 0.02)
-        self.positions = nn.Parameter(torch.randn(64, dim) * 0.02)
+        self.word_in = nn.Sequential(nn.Dropout(0.1), nn.Linear(word_dim, dim))
+        # START and MASK are learnable word vectors starting at zero, projected like words.
+        self.start = nn.Parameter(torch.zeros(word_dim))
+        self.mask_token = nn.Parameter(torch.zeros(word_dim))
+        self.positions = (
+            nn.Parameter(torch.randn(max_words, dim) * 0.02) if word_positions else None
+        )
+        self.max_words = max_words
         if reconstructor == "transformer":
             self.reconstructor: nn.Module = TransformerReconstructor(
                 dim, heads=4, ffn=2 * dim, video_causal=video_causal
@@ -200,6 +226,51 @@ class VLC(nn.Module):
     def attend(self, features: Tensor) -> AttentionOutput:
         return self.attention(features.transpose(1, 2))
 
+    def inputs(
+        self,
+        attention: AttentionOutput,
+        sentences: SentenceBatch,
+        objective: str,
+        masked: Tensor | None,
+    ) -> VLCInputs:
+        """Projected video and word tokens with their targets (one dropout draw).
+
+        causal: inputs [START, w1..wM] predict [w1..wM, END] (END = id 0, the PAD row);
+        masked: inputs [START, w1..wM] with the ``masked`` words replaced by the mask token
+        predict those words."""
+        video = self.video_in(attention.filtered.transpose(1, 2))
+        b, m = sentences.ids.shape
+        if m + 1 > self.max_words:
+            raise ValueError(
+                f"sentences of {m} words exceed the VLC model's {self.max_words - 1} word positions"
+            )
+        start = self.start.expand(b, 1, -1)
+        tokens = self.word_in(torch.cat([start, self.word_vectors[sentences.ids]], dim=1))
+        positions = torch.arange(m + 1, device=tokens.device)[None]
+        if objective == "causal":
+            target_ids = torch.cat([sentences.ids, sentences.ids.new_zeros(b, 1)], dim=1)
+            targets = positions <= sentences.lengths[:, None]
+        elif objective == "masked":
+            assert masked is not None
+            mask_token = self.word_in[1](self.mask_token)
+            words = torch.where(
+                masked.unsqueeze(2), mask_token.expand_as(tokens[:, 1:]), tokens[:, 1:]
+            )
+            tokens = torch.cat([tokens[:, :1], words], dim=1)
+            # Position p + 1 holds word p: predict it there.
+            target_ids = torch.cat([sentences.ids.new_zeros(b, 1), sentences.ids], dim=1)
+            targets = torch.cat([masked.new_zeros(b, 1), masked], dim=1)
+        else:
+            raise ValueError(f"unknown VLC objective {objective!r}")
+        if self.positions is not None:
+            tokens = tokens + self.positions[: m + 1]
+        return VLCInputs(video, tokens, target_ids, targets, objective == "causal")
+
+    def decode(self, inputs: VLCInputs, weights: Tensor) -> Tensor:
+        """Word logits (B, P, V) with the video keys reweighted by ``weights`` (B, T)."""
+        hidden = self.reconstructor(inputs.video, weights, inputs.tokens, inputs.causal)
+        return self.output(hidden)
+
     def reconstruct(
         self,
         attention: AttentionOutput,
@@ -207,42 +278,17 @@ class VLC(nn.Module):
         sentences: SentenceBatch,
         objective: str,
         masked: Tensor | None,
-    ) -> tuple[Tensor, Tensor]:
-        """Word logits and the boolean target positions.
-
-        causal: inputs [START, w1..w(M-1)] predict [w1..wM]; masked: inputs [START, w1..wM]
-        with ``masked`` words replaced by the mask token predict those words.
-        """
-        video = self.video_in(attention.filtered.transpose(1, 2))
-        words = self.word_in(self.word_vectors[sentences.ids])  # (B, M, dim)
-        b, m, _ = words.shape
-        valid = torch.arange(m, device=words.device)[None] < sentences.lengths[:, None]
-        start = self.start.expand(b, 1, -1)
-        if objective == "causal":
-            tokens = torch.cat([start, words[:, :-1]], dim=1)
-            targets = valid
-        elif objective == "masked":
-            assert masked is not None
-            words = torch.where(masked.unsqueeze(2), self.mask_token.expand_as(words), words)
-            tokens = torch.cat([start, words], dim=1)
-            targets = masked
-        else:
-            raise ValueError(f"unknown VLC objective {objective!r}")
-        if tokens.shape[1] > self.positions.shape[0]:
-            raise ValueError(
-                f"sentences of {tokens.shape[1] - 1} words exceed the VLC model's "
-                f"{self.positions.shape[0] - 1} word positions"
-            )
-        tokens = tokens + self.positions[: tokens.shape[1]]
-        hidden = self.reconstructor(video, weights, tokens, objective == "causal")
-        if objective == "masked":
-            hidden = hidden[:, 1:]
-        return self.output(hidden), targets
+    ) -> tuple[Tensor, VLCInputs]:
+        """One pass: word logits and the inputs they were made from."""
+        inputs = self.inputs(attention, sentences, objective, masked)
+        return self.decode(inputs, weights), inputs
 
 
-def reconstruction_loss(
-    logits: Tensor, ids: Tensor, targets: Tensor, smoothing: float = 0.1
-) -> Tensor:
-    """Label-smoothed NLL over the target positions, averaged over them."""
-    selected = logits[targets]
-    return F.cross_entropy(selected, ids[targets], label_smoothing=smoothing)
+def reconstruction_nll(logits: Tensor, inputs: VLCInputs, smoothing: float = 0.1) -> Tensor:
+    """(B,) label-smoothed NLL of each sentence, averaged over its target positions (the
+    authors' per-video mean; the loss is then the mean over videos)."""
+    nll = F.cross_entropy(
+        logits.transpose(1, 2), inputs.target_ids, reduction="none", label_smoothing=smoothing
+    )
+    mask = inputs.targets.to(nll.dtype)
+    return (nll * mask).sum(dim=1) / mask.sum(dim=1).clamp_min(1.0)

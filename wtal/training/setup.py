@@ -11,7 +11,7 @@ import torch
 from wtal.data.dataset import Dataset
 from wtal.models.tsm import TSM
 from wtal.models.vlc import VLC
-from wtal.text.glove import WordVectors, load_word_vectors
+from wtal.text.glove import WordVectors, frequent_words, load_word_vectors
 from wtal.text.sentences import Sentence, Vocabulary, build_sentence, name_slots, tokenize
 
 
@@ -94,7 +94,13 @@ def text_assets(dataset: Dataset, config: dict[str, Any]) -> TextAssets:
     model = config["model"]
     names = [name_slots(c, model["name_slots"]) for c in dataset.classes]
     sentences = class_sentences(dataset, model["vlc"]["template"])
-    vocabulary = Vocabulary.from_sentences(sentences.values())
+    vlc = model["vlc"]
+    frequent = (
+        frequent_words(model["word_vectors"], vlc["frequent_words"])
+        if vlc["enabled"] and vlc["vocabulary"] == "frequent"
+        else []
+    )
+    vocabulary = Vocabulary.from_sentences(sentences.values(), frequent)
     prompt = tokenize(model["handcrafted_prompt"]) if model["prompt"] == "handcrafted" else []
     wanted = {w for n in names for w in n} | set(vocabulary.words[1:]) | set(prompt)
     vectors: WordVectors = load_word_vectors(model["word_vectors"], wanted)
@@ -133,5 +139,6 @@ def build_models(
             reconstructor=model["vlc"]["reconstructor"],
             video_causal=bool(model["vlc"]["video_causal"]),
             attention=tsm.attention if model["vlc"]["consistency"] == "share" else None,
+            word_positions=bool(model["vlc"]["word_positions"]),
         )
     return tsm, vlc

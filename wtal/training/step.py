@@ -21,7 +21,8 @@ from torch import Tensor, nn
 
 from wtal.models import losses as L
 from wtal.models.tsm import TSM
-from wtal.models.vlc import VLC, SentenceBatch, reconstruction_loss
+from wtal.models.vlc import VLC, SentenceBatch, reconstruction_nll
+from wtal.training.optim import FairseqAdam
 
 
 @dataclass
@@ -46,11 +47,25 @@ def make_optimizers(tsm: TSM, vlc: VLC | None, config: dict[str, Any]) -> Optimi
     )
     if vlc is None:
         return Optimizers(tsm_optimizer, None, None)
-    reconstructor = torch.optim.Adam(vlc.reconstructor_parameters(), lr=training["vlc_lr"])
+    adam = {"torch": torch.optim.Adam, "fairseq": FairseqAdam}[training["vlc_adam"]]
+    reconstructor = adam(vlc.reconstructor_parameters(), lr=training["vlc_lr"])
     attention = None
     if not vlc.shared_attention:
-        attention = torch.optim.Adam(vlc.attention.parameters(), lr=training["vlc_lr"])
+        attention = adam(vlc.attention.parameters(), lr=training["vlc_lr"])
     return Optimizers(tsm_optimizer, reconstructor, attention)
+
+
+def vlc_clip_parameters(vlc: VLC, scope: str, own: list[nn.Parameter]) -> list[nn.Parameter]:
+    """What a VLC step clips: ``own`` (the parameters it updates), or with ``whole`` every
+    VLC parameter, so that the norm includes the other step's stale gradients as in the
+    authors' code (TSM's attention, when shared, is never part of it)."""
+    if scope == "own":
+        return own
+    if scope == "whole":
+        if vlc.shared_attention:
+            return vlc.reconstructor_parameters()
+        return list(vlc.parameters())
+    raise ValueError(f"unknown VLC clipping scope {scope!r}")
 
 
 @contextlib.contextmanager
@@ -110,7 +125,9 @@ def train_step(
     out = tsm(features)
     att = out.attention
     losses = {
-        "mil": L.mil_loss(out.cas, out.suppressed, labels, model["k_divisor"]),
+        "mil": L.mil_loss(
+            out.cas, out.suppressed, labels, model["k_divisor"], weights["mil_epsilon"]
+        ),
         "co_activity": L.co_activity_loss(
             out.embedding0, out.suppressed, labels, training["similar_classes"]
         ),
@@ -135,38 +152,40 @@ def train_step(
             else None
         )
 
-        def rec(attention_out, key_weights: Tensor) -> Tensor:
-            logits, targets = vlc.reconstruct(
-                attention_out, key_weights, sentences, objective, masks
-            )
-            return reconstruction_loss(logits, sentences.ids, targets)
-
-        # (2) the reconstructor learns, the VLC attention is frozen.
+        # (2) the reconstructor learns, the VLC attention is frozen. The positive and hard
+        # passes read one set of inputs (one dropout draw).
         with torch.no_grad():
             still = vlc.attend(features)
+        inputs = vlc.inputs(still, sentences, objective, masks)
         ones = torch.ones_like(still.attention)
-        losses["reconstruction"] = rec(still, still.attention)
-        losses["reconstruction_hard"] = rec(still, ones)
+        losses["reconstruction"] = reconstruction_nll(
+            vlc.decode(inputs, still.attention), inputs
+        ).mean()
+        losses["reconstruction_hard"] = reconstruction_nll(vlc.decode(inputs, ones), inputs).mean()
         _check(losses, iteration)
         optimizers.reconstructor.zero_grad(set_to_none=True)
         (
             weights["reconstruction"] * (losses["reconstruction"] + losses["reconstruction_hard"])
         ).backward()
-        nn.utils.clip_grad_norm_(vlc.reconstructor_parameters(), training["clip_grad_norm"])
+        clip = training["vlc_clip"]
+        own = vlc.reconstructor_parameters()
+        nn.utils.clip_grad_norm_(vlc_clip_parameters(vlc, clip, own), training["clip_grad_norm"])
         optimizers.reconstructor.step()
         if kind in ("mse", "kl", "mae"):
             losses["consistency_tsm"] = L.consistency(att.attention, still.attention.detach(), kind)
             tsm_total = tsm_total + weights["consistency"] * losses["consistency_tsm"]
 
-        # (3) the VLC attention learns, the reconstructor is frozen.
+        # (3) the VLC attention learns, the reconstructor is frozen; the positive, hard and
+        # easy passes share one set of inputs; hinges per video, then the mean.
         live = vlc.attend(features) if not vlc.shared_attention else att
-        with frozen(vlc.reconstructor_parameters()):
-            positive = rec(live, live.attention)
-            hard = rec(live, torch.ones_like(live.attention))
-            easy = rec(live, 1 - live.attention)
+        with frozen(own):
+            inputs = vlc.inputs(live, sentences, objective, masks)
+            positive = reconstruction_nll(vlc.decode(inputs, live.attention), inputs)
+            hard = reconstruction_nll(vlc.decode(inputs, torch.ones_like(live.attention)), inputs)
+            easy = reconstruction_nll(vlc.decode(inputs, 1 - live.attention), inputs)
         losses["contrast"] = L.contrast_loss(
             positive, hard, easy, weights["gamma1"], weights["gamma2"]
-        )
+        ).mean()
         attention_total = weights["contrast"] * losses["contrast"]
         if vlc.shared_attention:
             tsm_total = tsm_total + attention_total
@@ -183,7 +202,10 @@ def train_step(
             _check(losses, iteration)
             optimizers.attention.zero_grad(set_to_none=True)
             attention_total.backward()
-            nn.utils.clip_grad_norm_(vlc.attention.parameters(), training["clip_grad_norm"])
+            nn.utils.clip_grad_norm_(
+                vlc_clip_parameters(vlc, clip, list(vlc.attention.parameters())),
+                training["clip_grad_norm"],
+            )
             optimizers.attention.step()
 
     # (4) TSM.

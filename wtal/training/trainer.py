@@ -21,7 +21,7 @@ from wtal.errors import WtalError
 from wtal.inference.run import run_split
 from wtal.models.vlc import SentenceBatch
 from wtal.training.batches import gather_batch, sample_batch
-from wtal.training.schedule import warmup_inverse_sqrt
+from wtal.training.schedule import vlc_learning_rate
 from wtal.training.setup import FeatureNorm, build_models, class_sentences, text_assets
 from wtal.training.step import make_optimizers, train_step
 from wtal.utils.files import atomic_open, write_json
@@ -283,7 +283,7 @@ def train(
     collapsed = False
     with open(log_path, "a", encoding="utf-8") as log:
         for iteration in range(start + 1, end + 1):
-            lr = warmup_inverse_sqrt(iteration, training["vlc_lr"], training["vlc_warmup"])
+            lr = vlc_learning_rate(iteration, training["vlc_lr"], training["vlc_warmup"])
             for optimizer in (optimizers.reconstructor, optimizers.attention):
                 if optimizer is not None:
                     for group in optimizer.param_groups:

@@ -71,3 +71,26 @@ def test_co_activity_prefers_shared_high_attention_features():
     assert L.co_activity_loss(x, good, labels, 1) < L.co_activity_loss(x, bad, labels, 1)
     # Pairs without a shared class contribute nothing.
     assert L.co_activity_loss(x, good, torch.tensor([[1.0, 0.0], [0.0, 1.0]]), 1).item() == 0.0
+
+
+def test_contrast_is_per_video_then_averaged():
+    # Video 0 meets its margins, video 1 does not: the mean of per-video hinges (0.15)
+    # is not the hinge of the batch means (0.0).
+    p, h, e = torch.tensor([0.0, 1.0]), torch.tensor([1.0, 0.8]), torch.tensor([2.0, 2.0])
+    per_video = L.contrast_loss(p, h, e, 0.1, 0.2)
+    assert per_video.tolist() == pytest.approx([0.0, 0.3])
+    assert per_video.mean().item() == pytest.approx(0.15)
+    assert L.contrast_loss(p.mean(), h.mean(), e.mean(), 0.1, 0.2).item() == 0.0
+
+
+def test_mil_targets_with_the_authors_epsilon():
+    cas = torch.tensor([[[2.0, 0.0]]])
+    suppressed = torch.tensor([[[1.0, -1.0]]])
+    labels = torch.tensor([[1.0]])
+    log_p = torch.log_softmax(torch.tensor([2.0, 0.0]), 0)
+    log_q = torch.log_softmax(torch.tensor([1.0, -1.0]), 0)
+    # Targets y / (sum + 1e-4): [1, 1] / 2.0001 and [1, 0] / 1.0001.
+    expected = -(log_p.sum() / 2.0001) - log_q[0] / 1.0001
+    value = L.mil_loss(cas, suppressed, labels, 7, epsilon=1e-4).item()
+    assert value == pytest.approx(expected.item(), abs=1e-6)
+    assert value != pytest.approx(L.mil_loss(cas, suppressed, labels, 7).item(), abs=1e-6)

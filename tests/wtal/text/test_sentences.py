@@ -15,6 +15,19 @@ def test_class_words():
     assert class_words("Playing congas") == ["playing", "congas"]
     assert class_words("Rock-paper-scissors") == ["rock", "paper", "scissors"]
     assert class_words("Doing fencing (sport)") == ["doing", "fencing", "sport"]
+    assert class_words("Shotput") == ["shot", "put"]  # as the authors spell it
+
+
+def test_shotput_is_shot_put_in_the_name_vectors_and_the_sentence():
+    assert name_slots("Shotput", 2) == ["shot", "put"]
+    sentence = build_sentence(["Shotput"], "one video of the [CLS].")
+    assert " ".join(sentence.words) == "one video of the shot put ."
+
+
+def test_vocabulary_with_frequent_words_keeps_their_order_and_adds_the_rest():
+    sentences = [build_sentence(["Billiards"], "one video of the [CLS].")]
+    vocab = Vocabulary.from_sentences(sentences, ["the", ",", ".", "of", "video", "one"])
+    assert vocab.words == (PAD, "the", ",", ".", "of", "video", "one", "billiards")
 
 
 def test_name_slots_on_every_thumos_class():

@@ -19,13 +19,15 @@ def test_training_beats_the_untrained_model(tmp_path):
     data = make_dataset("tiny", seed=0, feature_dim=128)
     train_set, test_set = data.subset("validation"), data.subset("test")
     # Reductions for a test: 128-d features, 64-segment batches, 150 iterations, and so a
-    # larger TSM learning rate (2e-3) than the paper's.
+    # larger TSM learning rate (1e-3) than the paper's. (2e-3 suited PyTorch's default
+    # initialisation; with the authors' Kaiming-uniform weights, 2.4x larger, it overshoots:
+    # mAP@0.5 0.014 vs 0.125 at 1e-3.)
     config = toy_config(
         training={
             "iterations": 150,
             "max_seqlen": 64,
             "selection": "last",
-            "tsm_lr": 2e-3,
+            "tsm_lr": 1e-3,
             "checkpoint_every": 150,
         },
         evaluation={"ambiguous_filter": False},
@@ -39,6 +41,6 @@ def test_training_beats_the_untrained_model(tmp_path):
     after = evaluate_split(model.tsm, test_set, model.norm, config, device)["metrics"]
     at_05 = int(np.flatnonzero(np.isclose(after.tiou, 0.5))[0])
     assert before.map[at_05] < 0.02
-    assert after.map[at_05] > 0.08  # measured 0.122 on this machine
+    assert after.map[at_05] > 0.08  # measured 0.125 on this machine
     assert after.average_map > 3 * max(before.average_map, 0.01)
     assert after.classification_map > before.classification_map

@@ -111,3 +111,38 @@ def test_masks_cover_a_third_and_prefer_the_class_words():
     assert (masks[1000:].sum(1) == 3).all()
     per_position = masks[1000:].mean(0)
     assert per_position[4:6].mean() > 2 * per_position[[0, 1, 2, 3, 6, 7, 8]].mean()
+
+
+@pytest.mark.parametrize(("preset", "scope"), [("official", "whole"), ("paper", "own")])
+def test_vlc_clipping_scope_and_one_set_of_inputs_per_step(preset, scope, monkeypatch):
+    import wtal.training.step as step_module
+
+    config = toy_config(model={"preset": preset})
+    tsm, vlc, optimizers, x, y, sentences, rng = setup(config)
+    clipped: list[set[int]] = []
+    original_clip = step_module.nn.utils.clip_grad_norm_
+
+    def clip(parameters, max_norm):
+        parameters = list(parameters)
+        clipped.append({id(p) for p in parameters})
+        return original_clip(parameters, max_norm)
+
+    calls = []
+    original_inputs = vlc.inputs
+
+    def inputs(*args, **kwargs):
+        calls.append(1)
+        return original_inputs(*args, **kwargs)
+
+    monkeypatch.setattr(step_module.nn.utils, "clip_grad_norm_", clip)
+    monkeypatch.setattr(vlc, "inputs", inputs)
+    for iteration in (1, 2):
+        train_step(tsm, vlc, optimizers, x, y, sentences, config, rng, iteration)
+    everything = {id(p) for p in vlc.parameters()}
+    reconstructor = {id(p) for p in vlc.reconstructor_parameters()}
+    attention = {id(p) for p in vlc.attention.parameters()}
+    if scope == "whole":  # the norm includes the other step's (stale) gradients
+        assert clipped == [everything] * 4
+    else:
+        assert clipped == [reconstructor, attention] * 2
+    assert len(calls) == 4  # the passes of each step share one set of inputs (one dropout draw)
