@@ -37,7 +37,7 @@ def video_outputs(tsm: TSM, features: np.ndarray, device: torch.device) -> Video
     """CAS and fused attention of one whole video."""
     tsm.eval()
     x = torch.from_numpy(np.array(features, dtype=np.float32))[None].to(device)
-    out = tsm(x)
+    out = tsm(x, reconstruct=False)
     return VideoOutputs(
         out.cas[0].float().cpu().numpy(), out.attention.attention[0].float().cpu().numpy()
     )

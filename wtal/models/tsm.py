@@ -75,10 +75,11 @@ class TSM(nn.Module):
             self.classifier = nn.Conv1d(feature_dim, num_classes + 1, 1)
         kaiming_uniform_init(self)  # every Conv / Linear of TSM, as the authors initialise it
 
-    def forward(self, features: Tensor) -> TSMOutput:
-        """``features``: (B, T, 2048) with RGB channels first."""
+    def forward(self, features: Tensor, reconstruct: bool = True) -> TSMOutput:
+        """``features``: (B, T, 2048) with RGB channels first. ``reconstruct``: also make the
+        cross-modal autoencoder's reconstruction (for its loss; inference does without)."""
         x = features.transpose(1, 2)
-        attention = self.attention(x)
+        attention = self.attention(x, reconstruct)
         x0 = self.embed0(attention.filtered)
         xe = self.embed1(x0)
         if self.text is not None:

@@ -39,11 +39,14 @@ class StreamBranch(nn.Module):
             nn.Dropout(0.5),
         )
 
-    def forward(self, main: Tensor, aux: Tensor) -> tuple[Tensor, Tensor, Tensor]:
+    def forward(
+        self, main: Tensor, aux: Tensor, reconstruct: bool = True
+    ) -> tuple[Tensor, Tensor, Tensor | None]:
         """``main``, ``aux``: (B, D, T). Returns attention (B, T), filtered main (B, D, T)
-        and the reconstruction of main from aux (B, D, T)."""
+        and the reconstruction of main from aux (B, D, T), or None without ``reconstruct``
+        (it only feeds the autoencoder loss: inference and the frozen VLC pass skip it)."""
         z = self.encode(aux)
-        reconstruction = self.decode(z)
+        reconstruction = self.decode(z) if reconstruct else None
         g = self.global_gate(main.mean(dim=2, keepdim=True))  # (B, D, 1)
         local = self.local_gate(z)  # (B, D, T)
         gate = F.cosine_similarity(g, local, dim=1).unsqueeze(1)  # r_t, (B, 1, T)
@@ -58,7 +61,7 @@ class AttentionOutput:
     rgb: Tensor  # (B, T)
     flow: Tensor  # (B, T)
     filtered: Tensor  # (B, 2D, T): filtered RGB then filtered flow
-    reconstruction_loss: Tensor  # scalar: MSE(aux -> main) summed over the two streams
+    reconstruction_loss: Tensor | None  # MSE(aux -> main) summed over the streams, if made
 
 
 class AttentionModule(nn.Module):
@@ -70,12 +73,14 @@ class AttentionModule(nn.Module):
         self.rgb = StreamBranch(stream_dim)
         self.flow = StreamBranch(stream_dim)
 
-    def forward(self, features: Tensor) -> AttentionOutput:
+    def forward(self, features: Tensor, reconstruct: bool = True) -> AttentionOutput:
         """``features``: (B, 2D, T), RGB channels first."""
         rgb, flow = features[:, : self.stream_dim], features[:, self.stream_dim :]
-        a_rgb, f_rgb, rec_rgb = self.rgb(rgb, flow)
-        a_flow, f_flow, rec_flow = self.flow(flow, rgb)
-        reconstruction = F.mse_loss(rec_rgb, rgb) + F.mse_loss(rec_flow, flow)
+        a_rgb, f_rgb, rec_rgb = self.rgb(rgb, flow, reconstruct)
+        a_flow, f_flow, rec_flow = self.flow(flow, rgb, reconstruct)
+        reconstruction = None
+        if rec_rgb is not None and rec_flow is not None:
+            reconstruction = F.mse_loss(rec_rgb, rgb) + F.mse_loss(rec_flow, flow)
         return AttentionOutput(
             attention=(a_rgb + a_flow) / 2,
             rgb=a_rgb,

@@ -223,8 +223,8 @@ class VLC(nn.Module):
         own = {id(p) for p in self.attention.parameters()}
         return [p for p in self.parameters() if id(p) not in own]
 
-    def attend(self, features: Tensor) -> AttentionOutput:
-        return self.attention(features.transpose(1, 2))
+    def attend(self, features: Tensor, reconstruct: bool = True) -> AttentionOutput:
+        return self.attention(features.transpose(1, 2), reconstruct)
 
     def inputs(
         self,

@@ -26,9 +26,12 @@ class FairseqAdam(torch.optim.Optimizer):
 
     @torch.no_grad()
     def step(self, closure: Callable[[], float] | None = None) -> float | None:
+        """One update of every parameter that has a gradient, with multi-tensor
+        (``torch._foreach_*``) operations: elementwise the same arithmetic as a loop."""
         loss = closure() if closure is not None else None
         for group in self.param_groups:
             beta1, beta2 = group["betas"]
+            by_step: dict[int, list[Tensor]] = {}
             for p in group["params"]:
                 if p.grad is None:
                     continue
@@ -38,13 +41,19 @@ class FairseqAdam(torch.optim.Optimizer):
                     state["exp_avg"] = torch.zeros_like(p)
                     state["exp_avg_sq"] = torch.zeros_like(p)
                 state["step"] += 1
-                m, v = state["exp_avg"], state["exp_avg_sq"]
-                m.mul_(beta1).add_(p.grad, alpha=1 - beta1)
-                v.mul_(beta2).addcmul_(p.grad, p.grad, value=1 - beta2)
-                denominator = v.sqrt().add_(group["eps"])
-                t = state["step"]
+                by_step.setdefault(state["step"], []).append(p)
+            for t, params in by_step.items():
+                grads = [p.grad for p in params]
+                m = [self.state[p]["exp_avg"] for p in params]
+                v = [self.state[p]["exp_avg_sq"] for p in params]
+                torch._foreach_mul_(m, beta1)
+                torch._foreach_add_(m, grads, alpha=1 - beta1)
+                torch._foreach_mul_(v, beta2)
+                torch._foreach_addcmul_(v, grads, grads, value=1 - beta2)
+                denominator = torch._foreach_sqrt(v)
+                torch._foreach_add_(denominator, group["eps"])
                 step_size = group["lr"] * math.sqrt(1 - beta2**t) / (1 - beta1**t)
                 if group["weight_decay"] != 0:
-                    p.mul_(1 - group["weight_decay"] * group["lr"])
-                p.addcdiv_(m, denominator, value=-step_size)
+                    torch._foreach_mul_(params, 1 - group["weight_decay"] * group["lr"])
+                torch._foreach_addcdiv_(params, m, denominator, value=-step_size)
         return loss

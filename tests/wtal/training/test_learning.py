@@ -1,5 +1,5 @@
 """A short CPU training on the tiny synthetic set beats the untrained model by a wide margin
-(mAP@0.5 by the project's evaluator, on the synthetic test videos)."""
+(mAP averaged over tIoU 0.1:0.7 by the project's evaluator, on the synthetic test videos)."""
 
 from __future__ import annotations
 
@@ -40,7 +40,10 @@ def test_training_beats_the_untrained_model(tmp_path):
     model = load_model(result.selected)
     after = evaluate_split(model.tsm, test_set, model.norm, config, device)["metrics"]
     at_05 = int(np.flatnonzero(np.isclose(after.tiou, 0.5))[0])
-    assert before.map[at_05] < 0.02
-    assert after.map[at_05] > 0.08  # measured 0.125 on this machine
-    assert after.average_map > 3 * max(before.average_map, 0.01)
+    assert before.map[at_05] < 0.02 and before.average_map < 0.03
+    # The average over tIoU 0.1:0.7, not one threshold: on this tiny set mAP@0.5 after 150
+    # iterations moves between 0.04 and 0.13 with the dropout draws alone (measured), the
+    # average between 0.15 and 0.24.
+    assert after.average_map > 0.10
+    assert after.average_map > 5 * max(before.average_map, 0.01)
     assert after.classification_map > before.classification_map
