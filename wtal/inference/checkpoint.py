@@ -50,7 +50,18 @@ def load_model(path: str | os.PathLike[str], device: torch.device | str = "cpu")
         temperature=model["temperature"],
         pool_width=model["pool_width"],
     )
-    tsm.load_state_dict(weights)
+    try:
+        tsm.load_state_dict(weights)
+    except RuntimeError as exc:
+        # Text-mode checkpoints from before the class queries followed the authors' code
+        # (one shared position table, another fixed sinusoid) must not load half-right.
+        first = str(exc).strip().splitlines()
+        detail = first[1].strip() if len(first) > 1 else first[0]
+        raise InputFileError(
+            path,
+            f"its TSM does not fit this version of wtal ({detail}); checkpoints made before "
+            "the class queries followed the authors' code must be retrained",
+        ) from None
     tsm.to(device).eval()
     return LoadedModel(
         tsm,

@@ -137,3 +137,17 @@ def test_a_file_that_is_not_a_checkpoint_is_a_clear_error(tmp_path, capsys):
     bogus.write_bytes(b"not a checkpoint at all")
     assert main(["infer", "--checkpoint", str(bogus)]) == 1
     assert "not a wtal training checkpoint" in capsys.readouterr().err
+
+
+def test_a_checkpoint_from_before_the_authors_class_queries_is_refused(trained, tmp_path, capsys):
+    import torch
+
+    path = trained / "results" / "tiny" / "train" / "checkpoints" / "untrained.pt"
+    state = torch.load(path, weights_only=True)
+    # Earlier versions kept one position table shared by all classes: (tokens, width).
+    state["tsm"]["text.positions"] = state["tsm"]["text.positions"][0].clone()
+    old = tmp_path / "old.pt"
+    torch.save(state, old)
+    assert main(["infer", "--checkpoint", str(old), "--output", str(tmp_path / "out")]) == 1
+    err = capsys.readouterr().err
+    assert "old.pt" in err and "must be retrained" in err and "Traceback" not in err
