@@ -271,18 +271,6 @@ class VLC(nn.Module):
         hidden = self.reconstructor(inputs.video, weights, inputs.tokens, inputs.causal)
         return self.output(hidden)
 
-    def reconstruct(
-        self,
-        attention: AttentionOutput,
-        weights: Tensor,
-        sentences: SentenceBatch,
-        objective: str,
-        masked: Tensor | None,
-    ) -> tuple[Tensor, VLCInputs]:
-        """One pass: word logits and the inputs they were made from."""
-        inputs = self.inputs(attention, sentences, objective, masked)
-        return self.decode(inputs, weights), inputs
-
 
 def reconstruction_nll(logits: Tensor, inputs: VLCInputs, smoothing: float = 0.1) -> Tensor:
     """(B,) label-smoothed NLL of each sentence, averaged over its target positions (the

