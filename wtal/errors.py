@@ -20,3 +20,7 @@ class InputFileError(WtalError, ValueError):
 
 class ConfigError(InputFileError):
     """A configuration file does not match its schema."""
+
+
+class Interrupted(WtalError):
+    """The user stopped a command (Ctrl-C); the message says what was kept and how to go on."""

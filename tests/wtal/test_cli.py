@@ -180,3 +180,25 @@ def test_convert_annotations_and_dataset_info(thumos_annotations, tmp_path):
     assert result.returncode == 0, result.stderr
     summary = json.loads((tmp_path / "summary.json").read_text())
     assert summary["subsets"]["test"]["instances"] == 3358
+
+
+def test_os_errors_are_one_line_naming_the_file(tmp_path):
+    # A folder where the predictions file should be written: one line, exit 1, the path named.
+    gt, pred = gt_and_predictions(tmp_path)
+    folder = tmp_path / "metrics_dir"
+    folder.mkdir()
+    result = run_cli(
+        "evaluate", "--ground-truth", str(gt), "--predictions", str(pred), "--output", str(folder)
+    )
+    assert result.returncode == 1, result.stderr
+    assert "Traceback" not in result.stderr
+    assert str(folder) in result.stderr and len(result.stderr.strip().splitlines()) == 1
+
+
+def test_describe_os_error_drops_the_errno_prefix():
+    import errno
+
+    from wtal.cli import describe_os_error
+
+    exc = OSError(errno.ENOSPC, "No space left on device", "/data/out/rgb.npy")
+    assert describe_os_error(exc) == "/data/out/rgb.npy: no space left on device"

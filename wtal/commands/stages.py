@@ -83,7 +83,7 @@ def check_decoded(record: str | None, video: str) -> None:
     if record is None:
         return
     from extract.errors import VideoError
-    from wtal.evaluation.tables import read_json
+    from wtal.utils.files import read_json
 
     data = read_json(record)
     if not isinstance(data, dict) or not data.get("ok"):

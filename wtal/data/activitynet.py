@@ -18,8 +18,7 @@ import numpy as np
 from wtal.data.checks import check_feature_length, clean_segments, nested_classes
 from wtal.data.dataset import DataQuirk, Dataset, VideoRecord
 from wtal.errors import InputFileError
-from wtal.evaluation.tables import read_json
-from wtal.utils.files import write_json
+from wtal.utils.files import read_json, write_json
 
 
 def load_video_features(features_dir: str | os.PathLike[str], video_id: str) -> np.ndarray | None:

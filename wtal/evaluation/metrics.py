@@ -25,9 +25,9 @@ from wtal.evaluation.tables import (
     ground_truth_from_dict,
     load_ambiguous_file,
     predictions_from_dict,
-    read_json,
     video_scores_from_dict,
 )
+from wtal.utils.files import read_json
 
 #: Ranges over which THUMOS14 papers average mAP (reported when all their thresholds are used).
 AVERAGE_RANGES: tuple[tuple[float, float], ...] = ((0.1, 0.5), (0.3, 0.7), (0.1, 0.7))

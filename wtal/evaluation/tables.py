@@ -8,7 +8,6 @@ entry and name the file and the entry at fault.
 
 from __future__ import annotations
 
-import json
 import math
 import os
 from dataclasses import dataclass, field
@@ -18,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from wtal.errors import InputFileError
+from wtal.utils.files import read_json
 
 
 @dataclass(frozen=True)
@@ -68,18 +68,6 @@ class Predictions:
             self.end[index],
             self.score[index],
         )
-
-
-def read_json(path: str | os.PathLike[str]) -> Any:
-    try:
-        with open(path, encoding="utf-8") as handle:
-            return json.load(handle)
-    except FileNotFoundError:
-        raise InputFileError(path, "file not found") from None
-    except json.JSONDecodeError as exc:
-        raise InputFileError(path, f"not valid JSON ({exc})") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InputFileError(path, f"cannot be read ({exc})") from None
 
 
 def _check_segment(path: str | os.PathLike[str], where: str, segment: Any) -> tuple[float, float]:

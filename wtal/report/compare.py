@@ -23,8 +23,8 @@ from scipy import stats
 
 from wtal.config import differences
 from wtal.errors import InputFileError
-from wtal.evaluation.tables import read_json
 from wtal.training.presets import PRESETS
+from wtal.utils.files import read_json
 
 #: Thresholds shown when the protocol has more than seven (ActivityNet: 0.5:0.05:0.95).
 MANY_THRESHOLDS_SHOWN = (0.5, 0.75, 0.95)

@@ -9,7 +9,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from wtal.evaluation.tables import read_json
+from wtal.utils.files import read_json
 
 #: METHOD.md 7: THUMOS14 test, mAP@0.1..0.7, the authors' test-selected checkpoint.
 PAPER_THUMOS14 = {

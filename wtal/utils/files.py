@@ -13,6 +13,8 @@ from typing import IO, Any
 
 import numpy as np
 
+from wtal.errors import InputFileError
+
 
 def _read_umask() -> int:
     mask = os.umask(0)
@@ -68,3 +70,36 @@ def sha256_file(path: str | os.PathLike[str]) -> str:
         for chunk in iter(lambda: handle.read(1 << 20), b""):
             digest.update(chunk)
     return digest.hexdigest()
+
+
+def _refuse_duplicate_keys(path: str | os.PathLike[str]):
+    def hook(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        for key, value in pairs:
+            if key in out:
+                # json.load keeps the last of two equal keys: a silently lost entry.
+                raise InputFileError(path, f"duplicate key {key!r} in one JSON object")
+            out[key] = value
+        return out
+
+    return hook
+
+
+def read_json(path: str | os.PathLike[str]) -> Any:
+    """A JSON file, refusing what Python's decoder would accept silently or with a traceback:
+    two equal keys in one object (the last would win), and nesting too deep to decode."""
+    try:
+        with open(path, encoding="utf-8") as handle:
+            return json.load(handle, object_pairs_hook=_refuse_duplicate_keys(path))
+    except FileNotFoundError:
+        raise InputFileError(path, "file not found") from None
+    except IsADirectoryError:
+        raise InputFileError(path, "is a directory, not a JSON file") from None
+    except json.JSONDecodeError as exc:
+        raise InputFileError(path, f"not valid JSON ({exc})") from None
+    except UnicodeDecodeError as exc:
+        raise InputFileError(path, f"not UTF-8 text (byte {exc.start})") from None
+    except RecursionError:
+        raise InputFileError(path, "JSON nested too deeply to read") from None
+    except OSError as exc:
+        raise InputFileError(path, f"cannot be read ({exc.strerror or exc})") from None

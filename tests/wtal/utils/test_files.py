@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from wtal.utils.files import atomic_open, write_json, write_npy
+from wtal.errors import InputFileError
+from wtal.utils.files import atomic_open, read_json, write_json, write_npy
 
 
 def test_failed_write_leaves_previous_content_and_no_temporary(tmp_path):
@@ -28,3 +29,29 @@ def test_npy_round_trip_and_permissions(tmp_path):
     write_npy(tmp_path / "sub" / "f.npy", np.arange(6, dtype=np.float32).reshape(2, 3))
     assert np.load(tmp_path / "sub" / "f.npy").tolist() == [[0, 1, 2], [3, 4, 5]]
     assert (tmp_path / "sub" / "f.npy").stat().st_mode & 0o044  # readable by others (umask)
+
+
+def test_read_json_refuses_duplicate_keys_naming_the_file(tmp_path):
+    path = tmp_path / "gt.json"
+    path.write_text('{"database": {"v1": {"subset": "test"}, "v1": {"subset": "validation"}}}')
+    with pytest.raises(InputFileError, match=r"gt\.json: duplicate key 'v1'"):
+        read_json(path)
+
+
+def test_read_json_refuses_absurd_nesting_and_bad_bytes_in_one_line(tmp_path):
+    deep = tmp_path / "deep.json"
+    deep.write_text("[" * 100_000 + "]" * 100_000)
+    with pytest.raises(InputFileError, match=r"deep\.json: JSON nested too deeply"):
+        read_json(deep)
+    latin = tmp_path / "latin.json"
+    latin.write_bytes('{"caf\xe9": 1}'.encode("latin-1"))
+    with pytest.raises(InputFileError, match=r"latin\.json: not UTF-8 text"):
+        read_json(latin)
+    with pytest.raises(InputFileError, match="is a directory"):
+        read_json(tmp_path)
+
+
+def test_read_json_keeps_nested_objects(tmp_path):
+    path = tmp_path / "ok.json"
+    path.write_text('{"a": {"b": [1, {"c": null}]}, "d": 2.5}')
+    assert read_json(path) == {"a": {"b": [1, {"c": None}]}, "d": 2.5}
