@@ -16,6 +16,7 @@ from typing import Any
 import jsonschema
 import yaml
 
+from wtal.config_paths import resolve_paths
 from wtal.errors import ConfigError
 
 
@@ -87,8 +88,11 @@ def load_config(
         raise ConfigError(file, "config file not found") from None
     except yaml.YAMLError as exc:
         raise ConfigError(file, f"not valid YAML ({exc})") from None
-    if overrides:
-        data = merge(data, overrides)
+    spec = load_schema(schema)
+    if isinstance(data, dict):  # relative paths in the file mean paths beside the file
+        data = resolve_paths(data, file.parent, spec)
+    if overrides:  # ... and on the command line, paths from the current folder
+        data = merge(data, resolve_paths(overrides, Path.cwd(), spec))
     return validate_config(data, file, schema)
 
 
