@@ -4,13 +4,24 @@
 # package's schema (workflow/schemas/config.schema.yaml); an unknown key stops the run.
 # Stage targets: decode, flow, features, pack, train, infer, evaluate, report (and `all`).
 
-from wtal.config import validate_config
+from wtal.config import layered_config, validate_config
 
 
 configfile: "config/config.yaml"
 
 
-config.update(validate_config(config, "config (config/config.yaml + --config/--configfile)"))
+# Snakemake's own merge, redone so that relative paths in a config file mean paths beside
+# that file (as for every `wtal` command) and --config paths mean paths from here.
+_cli_files = [str(f) for f in workflow.config_settings.configfiles]
+_files = _cli_files
+if not (_cli_files and workflow.config_settings.replace_workflow_config):
+    _files = [str(f) for f in workflow.configfiles if str(f) not in _cli_files] + _cli_files
+config.update(
+    validate_config(
+        layered_config(_files, dict(workflow.config_settings.config)),
+        f"config ({' + '.join(_files)}" + (" + --config)" if workflow.config_settings.config else ")"),
+    )
+)
 
 
 include: "workflow/rules/common.smk"

@@ -9,6 +9,7 @@ from __future__ import annotations
 import copy
 import difflib
 import os
+from collections.abc import Sequence
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -16,7 +17,7 @@ from typing import Any
 import jsonschema
 import yaml
 
-from wtal.config_paths import resolve_paths
+from wtal.config_paths import relative_to, resolve_paths
 from wtal.errors import ConfigError
 
 
@@ -77,10 +78,10 @@ def validate_config(
     return _fill_defaults(spec, copy.deepcopy(data))
 
 
-def load_config(
-    path: str | os.PathLike[str], overrides: dict[str, Any] | None = None, schema: str = "config"
+def read_config_file(
+    path: str | os.PathLike[str], schema: dict[str, Any] | None = None
 ) -> dict[str, Any]:
-    """Read a YAML config, merge ``overrides`` (nested dicts) and validate the result."""
+    """One YAML config file as written, its relative paths resolved beside it (unvalidated)."""
     file = Path(path)
     try:
         data = yaml.safe_load(file.read_text(encoding="utf-8")) or {}
@@ -88,12 +89,40 @@ def load_config(
         raise ConfigError(file, "config file not found") from None
     except yaml.YAMLError as exc:
         raise ConfigError(file, f"not valid YAML ({exc})") from None
+    if not isinstance(data, dict):
+        return data
+    return resolve_paths(data, file.parent, schema or load_schema())
+
+
+def load_config(
+    path: str | os.PathLike[str], overrides: dict[str, Any] | None = None, schema: str = "config"
+) -> dict[str, Any]:
+    """Read a YAML config, merge ``overrides`` (nested dicts) and validate the result.
+
+    Relative paths in the file are paths beside the file; in ``overrides`` (``--set``),
+    paths from the current folder."""
     spec = load_schema(schema)
-    if isinstance(data, dict):  # relative paths in the file mean paths beside the file
-        data = resolve_paths(data, file.parent, spec)
-    if overrides:  # ... and on the command line, paths from the current folder
+    data = read_config_file(path, spec)
+    if overrides and isinstance(data, dict):
         data = merge(data, resolve_paths(overrides, Path.cwd(), spec))
-    return validate_config(data, file, schema)
+    return validate_config(data, path, schema)
+
+
+def layered_config(
+    files: Sequence[str | os.PathLike[str]],
+    command_line: dict[str, Any] | None = None,
+    workdir: str | os.PathLike[str] = ".",
+) -> dict[str, Any]:
+    """The configuration the workflow runs with: ``files`` merged in order (each one's
+    relative paths resolved beside it), then ``command_line`` (``--config``; paths from
+    ``workdir``), paths inside ``workdir`` written relative to it. Unvalidated."""
+    spec = load_schema()
+    data: dict[str, Any] = {}
+    for file in files:
+        data = merge(data, read_config_file(file, spec))
+    if command_line:
+        data = merge(data, resolve_paths(dict(command_line), workdir, spec))
+    return relative_to(data, workdir, spec)
 
 
 def merge(base: dict[str, Any], update: dict[str, Any]) -> dict[str, Any]:

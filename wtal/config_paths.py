@@ -78,3 +78,21 @@ def relative_to(
         return value if relative.split(os.sep)[0] == os.pardir else relative
 
     return _map_paths(data, schema, inside)
+
+
+def rebase_paths(
+    data: dict[str, Any],
+    old_base: str | os.PathLike[str],
+    new_base: str | os.PathLike[str],
+    schema: dict[str, Any],
+) -> dict[str, Any]:
+    """A copy of ``data`` whose relative paths (meant from ``old_base``) are rewritten to mean
+    the same files from ``new_base``: what a config written into another folder needs."""
+    old, new = Path(old_base).absolute(), Path(new_base).absolute()
+
+    def rebase(value: str) -> str:
+        if value.startswith("~") or os.path.isabs(value):
+            return value
+        return os.path.relpath(os.path.normpath(old / value), new)
+
+    return _map_paths(data, schema, rebase)
