@@ -1,15 +1,14 @@
 """Which videos the decode stage could read (``ok``) and why the others failed (``failed``)."""
 
-import json
 from pathlib import Path
 
-from wtal.utils.files import write_json
+from wtal.utils.files import read_json, write_json
 
 snakemake = globals()["snakemake"]  # provided by Snakemake's script directive
 
 ok, failed = [], {}
 for record in snakemake.input:
-    data = json.loads(Path(record).read_text())
+    data = read_json(record)  # names the file when a record is damaged
     video = Path(record).stem
     if data.get("ok"):
         ok.append(video)

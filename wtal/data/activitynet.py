@@ -15,31 +15,52 @@ from typing import Any
 
 import numpy as np
 
-from wtal.data.checks import check_feature_length, clean_segments, nested_classes
+from wtal.data.checks import (
+    check_feature_length,
+    clean_segments,
+    first_non_finite_row,
+    nested_classes,
+    non_finite_message,
+    width_problem,
+)
 from wtal.data.dataset import DataQuirk, Dataset, VideoRecord
 from wtal.errors import InputFileError
 from wtal.utils.files import read_json, write_json
 
 
 def load_video_features(features_dir: str | os.PathLike[str], video_id: str) -> np.ndarray | None:
-    """Features of one video, or None when the folder has none for it."""
+    """Features of one video, or None when the folder has none for it.
+
+    Refused, naming the file: a width that is not RGB + flow halves, RGB and flow of different
+    lengths or widths, and NaN or inf anywhere (the first bad segment is named).
+    """
     folder = Path(features_dir)
     single = folder / f"{video_id}.npy"
     if single.is_file():
-        array = _load_array(single)
-    elif (folder / video_id / "rgb.npy").is_file():
-        rgb = _load_array(folder / video_id / "rgb.npy")
-        flow_path = folder / video_id / "flow.npy"
-        if not flow_path.is_file():
-            raise InputFileError(flow_path, "missing (rgb.npy is there)")
-        flow = _load_array(flow_path)
-        if rgb.shape[0] != flow.shape[0]:
-            raise InputFileError(
-                flow_path, f"{flow.shape[0]} segments but rgb.npy has {rgb.shape[0]}"
-            )
-        array = np.concatenate([rgb, flow], axis=1)
-    else:
+        array = _load_checked(single, video_id)
+        problem = width_problem(video_id, array.shape[1])
+        if problem:
+            raise InputFileError(single, problem)
+        return array
+    if not (folder / video_id / "rgb.npy").is_file():
         return None
+    rgb = _load_checked(folder / video_id / "rgb.npy", video_id)
+    flow_path = folder / video_id / "flow.npy"
+    if not flow_path.is_file():
+        raise InputFileError(flow_path, "missing (rgb.npy is there)")
+    flow = _load_checked(flow_path, video_id)
+    if rgb.shape[0] != flow.shape[0]:
+        raise InputFileError(flow_path, f"{flow.shape[0]} segments but rgb.npy has {rgb.shape[0]}")
+    if rgb.shape[1] != flow.shape[1]:
+        raise InputFileError(flow_path, f"{flow.shape[1]} channels but rgb.npy has {rgb.shape[1]}")
+    return np.concatenate([rgb, flow], axis=1)
+
+
+def _load_checked(path: Path, video_id: str) -> np.ndarray:
+    array = _load_array(path)
+    row = first_non_finite_row(array)
+    if row is not None:
+        raise InputFileError(path, non_finite_message(video_id, row))
     return array
 
 

@@ -1,4 +1,5 @@
-"""Checks every reader applies: bad segments, feature lengths, nested classes."""
+"""Checks every reader applies: bad segments, feature values and widths, feature lengths,
+nested classes."""
 
 from __future__ import annotations
 
@@ -8,6 +9,10 @@ import numpy as np
 
 from wtal.data.dataset import SEGMENT_SECONDS, DataQuirk, VideoRecord
 
+#: Rows of a feature array tested for NaN/inf at a time (2048 float32 channels: 32 MiB), so a
+#: memory-mapped file is read once in pieces and never copied whole.
+FINITE_CHUNK_ROWS = 4096
+
 #: Allowed gap between the feature count and duration x 25/16, in segments (decoders round,
 #: the tail is dropped); beyond it the features probably were not extracted at 25 fps.
 FEATURE_LENGTH_TOLERANCE = 0.05
@@ -16,14 +21,27 @@ FEATURE_LENGTH_TOLERANCE = 0.05
 def clean_segments(
     video_id: str, segments: np.ndarray, labels: Sequence[str], duration: float | None
 ) -> tuple[np.ndarray, tuple[str, ...], list[DataQuirk]]:
-    """Drop reversed, zero-length or non-finite instances; report those past the end."""
+    """Drop reversed, zero-length or non-finite instances; report those that start before 0
+    or end after the video (kept: the official evaluator scores them as they are)."""
     quirks: list[DataQuirk] = []
     segments = np.asarray(segments, dtype=np.float64).reshape(-1, 2)
     ok = np.isfinite(segments).all(axis=1) & (segments[:, 1] > segments[:, 0])
-    ok &= segments[:, 0] >= 0
     for s, e in segments[~ok]:
         quirks.append(
-            DataQuirk("bad-segment", f"instance [{s}, {e}] is empty or reversed: dropped", video_id)
+            DataQuirk(
+                "bad-segment",
+                f"instance [{s}, {e}] is empty, reversed or not finite: dropped",
+                video_id,
+            )
+        )
+    early = ok & (segments[:, 0] < 0)
+    if early.any():
+        quirks.append(
+            DataQuirk(
+                "segment-before-start",
+                f"{int(early.sum())} instance(s) start before 0 s: kept (scored as they are)",
+                video_id,
+            )
         )
     if duration is not None:
         late = ok & (segments[:, 1] > duration + 1e-6)
@@ -37,6 +55,34 @@ def clean_segments(
             )
     kept_labels = tuple(label for label, good in zip(labels, ok, strict=True) if good)
     return segments[ok], kept_labels, quirks
+
+
+def first_non_finite_row(array: np.ndarray, chunk_rows: int = FINITE_CHUNK_ROWS) -> int | None:
+    """Index of the first row holding a NaN or an infinity, or None; reads ``chunk_rows`` rows
+    at a time (a memory-mapped array is never loaded whole)."""
+    for start in range(0, array.shape[0], chunk_rows):
+        finite = np.isfinite(array[start : start + chunk_rows])
+        if not finite.all():
+            rows = finite.reshape(finite.shape[0], -1).all(axis=1)
+            return start + int(np.argmin(rows))
+    return None
+
+
+def non_finite_message(video_id: str, row: int) -> str:
+    return (
+        f"video {video_id!r}: features are not finite (NaN or inf), first at segment {row}; "
+        "re-extract this video's features"
+    )
+
+
+def width_problem(video_id: str, width: int) -> str | None:
+    """Why a feature width cannot be the RGB half then the flow half, or None."""
+    if width % 2 == 0 and width > 0:
+        return None
+    return (
+        f"video {video_id!r}: {width} channels, not RGB + flow halves "
+        "(expected an even width, 2048 for I3D)"
+    )
 
 
 def check_feature_length(record: VideoRecord) -> list[DataQuirk]:

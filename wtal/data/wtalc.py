@@ -14,7 +14,14 @@ from pathlib import Path
 
 import numpy as np
 
-from wtal.data.checks import check_feature_length, clean_segments, nested_classes
+from wtal.data.checks import (
+    check_feature_length,
+    clean_segments,
+    first_non_finite_row,
+    nested_classes,
+    non_finite_message,
+    width_problem,
+)
 from wtal.data.dataset import DataQuirk, Dataset, VideoRecord
 from wtal.data.safe_npy import load_npy
 from wtal.errors import InputFileError
@@ -28,6 +35,50 @@ def _required(folder: Path, name: str) -> np.ndarray:
     if not path.is_file():
         raise InputFileError(path, "missing from the W-TALC annotation folder")
     return load_npy(path)
+
+
+def _refuse_duplicate_names(path: Path, names: list[str]) -> None:
+    """Two rows with one name would be merged into one video downstream (by id)."""
+    first: dict[str, int] = {}
+    for row, name in enumerate(names):
+        if name in first:
+            raise InputFileError(
+                path,
+                f"video {name!r} is listed twice (rows {first[name]} and {row}): "
+                "the two videos would be merged into one",
+            )
+        first[name] = row
+
+
+def _video_features(path: str | os.PathLike[str], video_id: str, value: object) -> np.ndarray:
+    """One video's features from the joint file, checked: (T, D), D even, all finite."""
+    feature = np.asarray(value, dtype=np.float32)
+    if feature.ndim != 2:
+        raise InputFileError(path, f"video {video_id!r}: features have shape {feature.shape}")
+    problem = width_problem(video_id, feature.shape[1])
+    if problem:
+        raise InputFileError(path, problem)
+    return feature
+
+
+def _refuse_non_finite(path: str | os.PathLike[str], records: list[VideoRecord]) -> None:
+    """Every video's features are checked; the error names the first bad one and counts the
+    others (one re-extraction fixes them all)."""
+    bad = []
+    for record in records:
+        if record.features is not None:
+            row = first_non_finite_row(record.features)
+            if row is not None:
+                bad.append((record.video_id, row))
+    if not bad:
+        return
+    message = non_finite_message(*bad[0])
+    if len(bad) > 1:
+        others = [vid for vid, _ in bad[1:]]
+        listed = ", ".join(others[:5]) + (", ..." if len(others) > 5 else "")
+        plural = "s" if len(others) > 1 else ""
+        message += f" ({len(others)} more video{plural}: {listed})"
+    raise InputFileError(path, message)
 
 
 def read_wtalc(
@@ -44,6 +95,7 @@ def read_wtalc(
     if not folder.is_dir():
         raise InputFileError(folder, "annotation folder not found")
     videonames = [str(v) for v in _required(folder, "videoname.npy")]
+    _refuse_duplicate_names(folder / "videoname.npy", videonames)
     n = len(videonames)
     subsets = [str(s) for s in _required(folder, "subset.npy")]
     durations = np.asarray(_required(folder, "duration.npy"), dtype=np.float64).reshape(-1)
@@ -127,9 +179,7 @@ def read_wtalc(
             )
         feature = None
         if feats is not None and i < len(feats):
-            feature = np.asarray(feats[i], dtype=np.float32)
-            if feature.ndim != 2:
-                raise InputFileError(features, f"video {vid}: features have shape {feature.shape}")
+            feature = _video_features(features, vid, feats[i])
         record = VideoRecord(
             video_id=vid,
             subset=subsets[i],
@@ -142,6 +192,8 @@ def read_wtalc(
         )
         quirks.extend(check_feature_length(record))
         records.append(record)
+    if features is not None:
+        _refuse_non_finite(features, records)
     quirks.extend(nested_classes(records))
     return Dataset(
         name=name or folder.name,
