@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import sys
+import warnings
 
 from wtal.evaluation import evaluate_files, format_table, parse_tiou_thresholds
 from wtal.utils.files import write_json
@@ -41,15 +43,20 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    metrics = evaluate_files(
-        args.ground_truth,
-        args.predictions,
-        args.subset,
-        parse_tiou_thresholds(args.tiou),
-        units=args.units,
-        filter_ambiguous_intervals=args.filter_ambiguous,
-        ambiguous_file=args.ambiguous,
-    )
+    with warnings.catch_warnings():
+        # Every warning is also one of the metrics' notes: printed below, one line each.
+        warnings.simplefilter("ignore")
+        metrics = evaluate_files(
+            args.ground_truth,
+            args.predictions,
+            args.subset,
+            parse_tiou_thresholds(args.tiou),
+            units=args.units,
+            filter_ambiguous_intervals=args.filter_ambiguous,
+            ambiguous_file=args.ambiguous,
+        )
+    for note in metrics.notes:
+        print(f"wtal evaluate: warning: {note}", file=sys.stderr)
     print(format_table(metrics))
     counts = metrics.counts
     print(

@@ -6,9 +6,18 @@ exactly as there); each is matched to the unmatched ground-truth instance of the
 and class with the highest tIoU, if that tIoU reaches the threshold, else it is a false
 positive; predictions in videos without ground truth of their class are false positives. AP is
 the VOC all-point interpolated area; mAP is the mean over the classes present in the ground
-truth. Equal-tIoU candidates are taken highest index first, which is what the official code
-does whenever a video holds at most 16 instances of a class (beyond that its order comes from
-numpy's unstable SIMD sort and depends on the processor).
+truth. Segments are scored as they are: one that starts before 0 is not clipped (clipping
+changes tIoU, hence the numbers). Equal-tIoU candidates are taken highest index first, which is
+what the official code does whenever a video holds at most 16 instances of a class (beyond that
+its order comes from numpy's unstable SIMD sort and depends on the processor).
+
+Classes without ground truth: the official evaluator builds its class index from the ground
+truth of the subset, so such a class has no AP and never enters the mean; its
+``compute_average_precision_detection`` would give 0 for it without predictions and NaN (0/0
+recall) with some. Here a class of ``gt.classes`` without instances (possible only when the
+caller builds the table) gets NaN AP (null in JSON) and is left out of the mean; with no
+instances at all the mAP is undefined (the official code takes the mean of an empty array:
+NaN), never 0. A class with instances but no predictions scores 0, as there.
 
 Matching is sequential only within one (class, video) pair, so all pairs advance together:
 step k matches the k-th best prediction of every pair at once, for every threshold at once.
@@ -149,13 +158,17 @@ def match_predictions(
 
 
 def average_precision_per_class(match: MatchResult) -> np.ndarray:
-    """AP (thresholds x classes) from a matching; a class without predictions scores 0."""
+    """AP (thresholds x classes) from a matching; a class without predictions scores 0, a
+    class without ground-truth instances NaN (undefined)."""
     n_thresholds = match.true_positive.shape[0]
     n_classes = match.class_bounds.size - 1
     ap = np.zeros((n_thresholds, n_classes))
     for c in range(n_classes):
         lo, hi = match.class_bounds[c], match.class_bounds[c + 1]
-        if hi == lo or match.num_positives[c] == 0:
+        if match.num_positives[c] == 0:
+            ap[:, c] = np.nan
+            continue
+        if hi == lo:
             continue
         tp = match.true_positive[:, lo:hi].astype(np.float64)
         tp_cumsum = np.cumsum(tp, axis=1)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 import warnings
 from dataclasses import dataclass, field
@@ -47,11 +48,21 @@ class DetectionMetrics:
 
     @property
     def map(self) -> np.ndarray:
-        return self.ap.mean(axis=1) if self.ap.size else np.zeros(self.tiou.size)
+        """mAP per threshold over the classes with ground truth; NaN (undefined) without any."""
+        defined = ~np.isnan(self.ap).all(axis=0) if self.ap.size else np.zeros(0, dtype=bool)
+        if not defined.any():
+            return np.full(self.tiou.size, np.nan)
+        return self.ap[:, defined].mean(axis=1)
 
     @property
     def average_map(self) -> float:
-        return float(self.map.mean())
+        """Mean mAP over the thresholds; NaN when undefined (no ground-truth instance)."""
+        return float(self.map.mean()) if self.tiou.size else math.nan
+
+    @property
+    def defined(self) -> bool:
+        """False when the evaluated ground truth has no instance: mAP is then undefined."""
+        return not math.isnan(self.average_map)
 
     def range_averages(self) -> dict[str, float]:
         """Mean mAP over the standard THUMOS14 ranges whose thresholds were all evaluated."""
@@ -64,25 +75,38 @@ class DetectionMetrics:
         return out
 
     def to_dict(self) -> dict[str, Any]:
+        """JSON-ready metrics; undefined values (no ground truth) are None (null)."""
         out: dict[str, Any] = {
             "tiou": [float(t) for t in self.tiou],
-            "mAP": [float(m) for m in self.map],
-            "average_mAP": self.average_map,
-            "average_mAP_ranges": self.range_averages(),
+            "mAP": [_defined(m) for m in self.map],
+            "average_mAP": _defined(self.average_map),
+            "average_mAP_ranges": {k: _defined(v) for k, v in self.range_averages().items()},
             "per_class_AP": {
-                c: [float(a) for a in self.ap[:, i]] for i, c in enumerate(self.classes)
+                c: [_defined(a) for a in self.ap[:, i]] for i, c in enumerate(self.classes)
             },
             "counts": dict(self.counts),
             "protocol": dict(self.protocol),
         }
         if self.classification_map is not None:
-            out["classification_mAP"] = self.classification_map
+            out["classification_mAP"] = _defined(self.classification_map)
             out["classification_per_class_AP"] = dict(self.classification_ap)
         if self.foreground is not None:
             out["foreground_classification"] = dict(self.foreground)
         if self.notes:
             out["notes"] = list(self.notes)
         return out
+
+
+def _defined(value: float) -> float | None:
+    """A metric for JSON: None where it is undefined (NaN)."""
+    return None if math.isnan(value) else float(value)
+
+
+def percent(value: float | None) -> str:
+    """A metric in % with two decimals, or "n/a" where it is undefined (None or NaN)."""
+    if value is None or math.isnan(value):
+        return "n/a"
+    return f"{100 * value:.2f}"
 
 
 def _classification(
@@ -104,6 +128,55 @@ def _classification(
     return mean, per_class
 
 
+def _input_counts(gt: GroundTruth, pred: Predictions) -> dict[str, int]:
+    """What the inputs hold, counted before any unit conversion or filtering."""
+    known_label = np.array([name in set(gt.classes) for name in pred.labels], dtype=bool)
+    subset_videos, other_videos = set(gt.video_ids), gt.other_video_ids
+    in_subset = np.array([vid in subset_videos for vid in pred.video_ids], dtype=bool)
+    in_other = np.array([vid in other_videos for vid in pred.video_ids], dtype=bool)
+
+    def rows(per_video: np.ndarray) -> int:
+        return int(per_video[pred.video].sum()) if len(pred) else 0
+
+    return {
+        "ground_truth_instances": len(gt),
+        "ground_truth_videos": len(gt.video_ids),
+        "classes": len(gt.classes),
+        "predictions": len(pred),
+        "predictions_of_unknown_classes": int((~known_label[pred.label]).sum()) if len(pred) else 0,
+        "predictions_in_videos_without_ground_truth": rows(~in_subset),
+        "predictions_in_other_subsets": rows(~in_subset & in_other),
+        "predictions_in_videos_not_in_ground_truth": rows(~in_subset & ~in_other),
+        "predictions_starting_before_0": int((pred.start < 0).sum()),
+        "ground_truth_starting_before_0": int((gt.start < 0).sum()),
+    }
+
+
+def _input_notes(counts: dict[str, int], subset: str | None) -> list[str]:
+    """Warnings worth a line on the terminal (the evaluation itself goes on)."""
+    notes = []
+    if counts["ground_truth_instances"] == 0:
+        notes.append("the ground truth has no instances: mAP is undefined (n/a)")
+    for what in ("predictions", "ground_truth"):
+        early = counts[f"{what}_starting_before_0"]
+        if early:
+            name = "prediction(s)" if what == "predictions" else "ground-truth instance(s)"
+            notes.append(
+                f"{early} {name} start before 0: scored as they are (tIoU on the raw segment, "
+                "as the official evaluator does; not clipped)"
+            )
+    outside, total = counts["predictions_in_videos_without_ground_truth"], counts["predictions"]
+    if total and outside > total / 2:
+        where = f"subset {subset!r}" if subset else "the evaluated subset"
+        notes.append(
+            f"{outside} of {total} predictions ({100 * outside / total:.0f}%) are in videos "
+            f"outside {where}: {counts['predictions_in_other_subsets']} in other subsets, "
+            f"{counts['predictions_in_videos_not_in_ground_truth']} in videos the ground truth "
+            "does not list; they count as false positives (as in the official evaluator)"
+        )
+    return notes
+
+
 def evaluate_detection(
     gt: GroundTruth,
     pred: Predictions,
@@ -121,10 +194,8 @@ def evaluate_detection(
     """
     notes: list[str] = []
     rates = foreground_rates(gt, foreground) if foreground else None
-    known_label = np.array([name in set(gt.classes) for name in pred.labels], dtype=bool)
-    known_video = np.array([vid in set(gt.video_ids) for vid in pred.video_ids], dtype=bool)
-    unknown_rows = int((~known_label[pred.label]).sum()) if len(pred) else 0
-    without_gt = int((~known_video[pred.video]).sum()) if len(pred) else 0
+    counts = _input_counts(gt, pred)
+    notes += _input_notes(counts, (sources or {}).get("subset"))
     dropped = 0
     if units == "segments":
         gt, pred = ground_truth_to_segments(gt), predictions_to_segments(pred)
@@ -142,15 +213,7 @@ def evaluate_detection(
     cls_map, cls_ap = (None, {})
     if video_scores:
         cls_map, cls_ap = _classification(gt, video_scores)
-    counts = {
-        "ground_truth_instances": len(gt),
-        "ground_truth_videos": len(gt.video_ids),
-        "classes": len(gt.classes),
-        "predictions": len(pred) + dropped,
-        "predictions_of_unknown_classes": unknown_rows,
-        "predictions_in_videos_without_ground_truth": without_gt,
-        "predictions_dropped_ambiguous": dropped,
-    }
+    counts["predictions_dropped_ambiguous"] = dropped
     protocol = {
         "units": units,
         "ambiguous_filter": bool(filter_ambiguous_intervals),
@@ -173,17 +236,17 @@ def evaluate_detection(
 def format_table(metrics: DetectionMetrics) -> str:
     """Plain-text table: mAP (%) per threshold, then the range averages."""
     head = ["tIoU"] + [f"{t:g}" for t in metrics.tiou]
-    row = ["mAP (%)"] + [f"{100 * m:.2f}" for m in metrics.map]
+    row = ["mAP (%)"] + [percent(m) for m in metrics.map]
     averages = metrics.range_averages() or {"all": metrics.average_map}
     head += [f"avg {k}" for k in averages]
-    row += [f"{100 * v:.2f}" for v in averages.values()]
+    row += [percent(v) for v in averages.values()]
     widths = [max(len(a), len(b)) for a, b in zip(head, row, strict=True)]
     lines = [
         "  ".join(h.rjust(w) for h, w in zip(head, widths, strict=True)),
         "  ".join(r.rjust(w) for r, w in zip(row, widths, strict=True)),
     ]
     if metrics.classification_map is not None:
-        lines.append(f"classification mAP (%): {100 * metrics.classification_map:.2f}")
+        lines.append(f"classification mAP (%): {percent(metrics.classification_map)}")
     if metrics.foreground is not None:
         lines.append(_foreground_line(metrics.foreground))
     return "\n".join(lines)
@@ -203,7 +266,7 @@ def format_markdown(metrics: DetectionMetrics, title: str | None = None) -> str:
     """A Markdown table of mAP (%) per tIoU and the range averages, with the protocol."""
     averages = metrics.range_averages() or {"all": metrics.average_map}
     head = [f"mAP@{t:g}" for t in metrics.tiou] + [f"avg {k}" for k in averages]
-    row = [f"{100 * m:.2f}" for m in metrics.map] + [f"{100 * v:.2f}" for v in averages.values()]
+    row = [percent(m) for m in metrics.map] + [percent(v) for v in averages.values()]
     lines = [f"### {title}", ""] if title else []
     lines += [
         "| " + " | ".join(head) + " |",
@@ -220,7 +283,7 @@ def format_markdown(metrics: DetectionMetrics, title: str | None = None) -> str:
         f"{metrics.counts['ground_truth_videos']} videos."
     )
     if metrics.classification_map is not None:
-        lines.append(f"Video classification mAP: {100 * metrics.classification_map:.2f}%.")
+        lines.append(f"Video classification mAP: {percent(metrics.classification_map)}%.")
     if metrics.foreground is not None:
         lines.append(_foreground_line(metrics.foreground).capitalize() + ".")
     return "\n".join(lines) + "\n"

@@ -3,7 +3,10 @@
 The evaluator works on these tables, never on models: ground truth is
 ``{"database": {vid: {"subset", "duration", "annotations": [{"segment", "label"}]}}}`` and
 predictions are ``{"results": {vid: [{"segment", "label", "score"}]}}``. Readers check every
-entry and name the file and the entry at fault.
+entry and name the file and the entry at fault: non-finite numbers (a number too large for a
+float, such as 1e400, reads as inf) and reversed segments are refused; a segment that starts
+before 0 is kept as it is, since the official evaluator scores it so (the evaluator counts them).
+Duplicate keys are refused by :func:`wtal.utils.files.read_json`.
 """
 
 from __future__ import annotations
@@ -27,6 +30,8 @@ class GroundTruth:
     ``classes`` keeps the order in which labels first appear (as the official evaluator
     builds its class index). ``video_ids`` lists every video of the subset, annotated or not.
     ``ambiguous`` maps a video id to an ``(m, 2)`` array of intervals to ignore (THUMOS14).
+    ``other_video_ids`` lists the file's videos of other subsets (predictions there are false
+    positives, as in the official evaluator, and worth a warning).
     """
 
     video_ids: tuple[str, ...]
@@ -37,6 +42,7 @@ class GroundTruth:
     end: np.ndarray
     ambiguous: dict[str, np.ndarray] = field(default_factory=dict)
     video_labels: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    other_video_ids: frozenset[str] = frozenset()
 
     def __len__(self) -> int:
         return int(self.video.size)
@@ -70,6 +76,12 @@ class Predictions:
         )
 
 
+def _inf_hint(*values: float) -> str:
+    if any(math.isinf(v) for v in values):
+        return " (a number too large for a float, such as 1e400, reads as inf)"
+    return ""
+
+
 def _check_segment(path: str | os.PathLike[str], where: str, segment: Any) -> tuple[float, float]:
     if not isinstance(segment, list | tuple) or len(segment) != 2:
         raise InputFileError(path, f"{where}: 'segment' must be [start, end], got {segment!r}")
@@ -78,9 +90,9 @@ def _check_segment(path: str | os.PathLike[str], where: str, segment: Any) -> tu
     except (TypeError, ValueError):
         raise InputFileError(path, f"{where}: segment {segment!r} is not numeric") from None
     if not (math.isfinite(start) and math.isfinite(end)):
-        raise InputFileError(path, f"{where}: segment {segment!r} is not finite")
-    if start < 0:
-        raise InputFileError(path, f"{where}: segment {segment!r} starts before 0")
+        raise InputFileError(
+            path, f"{where}: segment {segment!r} is not finite{_inf_hint(start, end)}"
+        )
     if end < start:
         raise InputFileError(path, f"{where}: segment {segment!r} is reversed (end < start)")
     return start, end
@@ -99,6 +111,7 @@ def ground_truth_from_dict(
     video, label, start, end = [], [], [], []
     ambiguous: dict[str, np.ndarray] = {}
     video_labels: dict[str, tuple[str, ...]] = {}
+    others: set[str] = set()
     for vid, entry in database.items():
         where = f"database/{vid}"
         if not isinstance(entry, dict):
@@ -107,10 +120,11 @@ def ground_truth_from_dict(
             raise InputFileError(path, f"{where}: missing 'subset'")
         subsets.add(entry["subset"])
         if subset is not None and entry["subset"] != subset:
+            others.add(vid)
             continue
         if "duration" in entry and entry["duration"] is not None:
             duration = entry["duration"]
-            if not isinstance(duration, int | float) or not duration >= 0:
+            if not isinstance(duration, int | float) or not 0 <= duration < math.inf:
                 raise InputFileError(path, f"{where}: 'duration' must be >= 0, got {duration!r}")
         annotations = entry.get("annotations")
         if not isinstance(annotations, list):
@@ -155,6 +169,7 @@ def ground_truth_from_dict(
         end=np.asarray(end, dtype=np.float64),
         ambiguous=ambiguous,
         video_labels=video_labels,
+        other_video_ids=frozenset(others),
     )
 
 
@@ -183,7 +198,7 @@ def _locate_bad_prediction(path: str | os.PathLike[str], results: dict[str, Any]
             if isinstance(score, bool) or not isinstance(score, int | float):
                 raise InputFileError(path, f"{at}: 'score' must be a number, got {score!r}")
             if not math.isfinite(score):
-                raise InputFileError(path, f"{at}: score {score!r} is not finite")
+                raise InputFileError(path, f"{at}: score {score!r} is not finite{_inf_hint(score)}")
 
 
 def predictions_from_dict(data: Any, path: str | os.PathLike[str] = "<predictions>") -> Predictions:
@@ -214,7 +229,7 @@ def predictions_from_dict(data: Any, path: str | os.PathLike[str] = "<prediction
         _locate_bad_prediction(path, results)
         raise InputFileError(path, "malformed 'results'") from None
     bad = ~(np.isfinite(segments).all(axis=1) & np.isfinite(scores))
-    bad |= (segments[:, 0] < 0) | (segments[:, 1] < segments[:, 0])
+    bad |= segments[:, 1] < segments[:, 0]
     if bad.any():
         _locate_bad_prediction(path, results)
     video = np.repeat(np.arange(len(video_ids), dtype=np.int64), counts)
@@ -268,5 +283,7 @@ def video_scores_from_dict(
             if isinstance(value, bool) or not isinstance(value, int | float):
                 raise InputFileError(path, f"video_scores/{vid}/{name}: not a number")
             if not math.isfinite(value):
-                raise InputFileError(path, f"video_scores/{vid}/{name}: {value!r} is not finite")
+                raise InputFileError(
+                    path, f"video_scores/{vid}/{name}: {value!r} is not finite{_inf_hint(value)}"
+                )
     return scores
