@@ -63,6 +63,11 @@ def _checkpoint_config(folder: Path, summary: dict[str, Any]) -> dict[str, Any]:
         ) from None
 
 
+def _metric(value: float | None) -> float:
+    """A metric from JSON; null (undefined: no ground truth) becomes NaN, shown as n/a."""
+    return math.nan if value is None else float(value)
+
+
 def read_run(folder: str | os.PathLike[str]) -> Run:
     """One ``wtal train --test`` folder; errors name the file that is missing or wrong."""
     folder = Path(folder)
@@ -81,8 +86,8 @@ def read_run(folder: str | os.PathLike[str]) -> Run:
         setting=json.dumps(_without_seed(config), sort_keys=True),
         protocol=dict(selected["protocol"]),
         tiou=tuple(float(t) for t in selected["tiou"]),
-        average=float(selected["average_mAP"]),
-        mAP=tuple(float(m) for m in selected["mAP"]),
+        average=_metric(selected["average_mAP"]),
+        mAP=tuple(_metric(m) for m in selected["mAP"]),
         fpr=foreground.get("false_positive_rate"),
         fnr=foreground.get("false_negative_rate"),
         iteration=(selected.get("checkpoint") or {}).get("iteration"),
@@ -131,7 +136,11 @@ def _mean_std(values: list[float]) -> tuple[float, float]:
 
 def paired_difference(mine: dict[int, float], reference: dict[int, float]) -> Paired | None:
     """``mine - reference`` on the seeds both have."""
-    seeds = sorted(set(mine) & set(reference))
+    seeds = sorted(
+        s
+        for s in set(mine) & set(reference)
+        if not (math.isnan(mine[s]) or math.isnan(reference[s]))
+    )
     if not seeds:
         return None
     diff = np.array([mine[s] - reference[s] for s in seeds])
@@ -193,6 +202,8 @@ def _pm(value: tuple[float, float] | None) -> str:
     if value is None:
         return "n/a"
     mean, std = value
+    if math.isnan(mean):
+        return "n/a"
     return f"{100 * mean:.1f}" if math.isnan(std) else f"{100 * mean:.1f} ± {100 * std:.1f}"
 
 
@@ -235,7 +246,8 @@ def comparison_json(summaries: list[SettingSummary]) -> dict[str, Any]:
     def pair(value: tuple[float, float] | None) -> dict[str, float | None] | None:
         if value is None:
             return None
-        return {"mean": value[0], "std": None if math.isnan(value[1]) else value[1]}
+        mean, std = (None if math.isnan(v) else v for v in value)
+        return {"mean": mean, "std": std}
 
     first = summaries[0].runs[0]
     return {
@@ -249,7 +261,7 @@ def comparison_json(summaries: list[SettingSummary]) -> dict[str, Any]:
                     {
                         "path": str(r.path),
                         "seed": r.seed,
-                        "average_mAP": r.average,
+                        "average_mAP": None if math.isnan(r.average) else r.average,
                         "iteration": r.iteration,
                     }
                     for r in s.runs

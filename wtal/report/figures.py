@@ -465,7 +465,8 @@ def class_ap(
     """``(classes, ap)`` from a ``DetectionMetrics`` or its ``to_dict()`` (e.g. metrics.json).
 
     ``tiou`` picks one evaluated threshold; None averages each class's AP over all of them
-    (the per-class share of the average mAP).
+    (the per-class share of the average mAP). Classes whose AP is undefined (no ground-truth
+    instance: NaN, or null in JSON) are left out, as they are of the mAP.
     """
     if isinstance(metrics, Mapping):
         per_class = metrics["per_class_AP"]
@@ -480,12 +481,14 @@ def class_ap(
         table = np.asarray(metrics.ap, dtype=np.float64).T.reshape(len(classes), thresholds.size)
     if tiou is None:
         values = table.mean(axis=1) if thresholds.size else np.zeros(len(classes))
-        return classes, values
-    at = np.flatnonzero(np.isclose(thresholds, tiou, rtol=0, atol=1e-9))
-    if at.size == 0:
-        known = ", ".join(f"{t:g}" for t in thresholds)
-        raise ValueError(f"tIoU {tiou:g} was not evaluated (thresholds: {known})")
-    return classes, table[:, at[0]].copy()
+    else:
+        at = np.flatnonzero(np.isclose(thresholds, tiou, rtol=0, atol=1e-9))
+        if at.size == 0:
+            known = ", ".join(f"{t:g}" for t in thresholds)
+            raise ValueError(f"tIoU {tiou:g} was not evaluated (thresholds: {known})")
+        values = table[:, at[0]].copy()
+    defined = ~np.isnan(values)
+    return tuple(c for c, keep in zip(classes, defined, strict=True) if keep), values[defined]
 
 
 def plot_class_ap(

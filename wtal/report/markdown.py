@@ -29,7 +29,8 @@ def _read(path: str | os.PathLike[str] | None) -> dict[str, Any] | None:
 
 
 def _percent(value: float | None) -> str:
-    return "n/a" if value is None else f"{100 * value:.2f}"
+    """Undefined metrics (null in metrics.json: no ground truth) show as n/a, never 0.00."""
+    return "n/a" if value is None or value != value else f"{100 * value:.2f}"
 
 
 def _metrics_rows(metrics: dict[str, Any]) -> tuple[list[str], list[str]]:
@@ -129,7 +130,7 @@ def build_report(
             lengths = stats.get("instance_length_s") or {}
             lines.append(
                 f"| {subset} | {stats.get('videos')} | {stats.get('instances')} | "
-                f"{stats.get('total_duration_s', 0) / 3600:.2f} | "
+                f"{(stats.get('total_duration_s') or 0) / 3600:.2f} | "
                 f"{lengths.get('median', float('nan')):.2f} |"
             )
         lines.append("")
