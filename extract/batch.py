@@ -1,22 +1,33 @@
-"""Many videos through the extraction stage: completed outputs are reused, models load only
-when some video needs them, and a broken video is reported without stopping the others."""
+"""Many videos through the extraction stage: completed outputs are reused when they were made
+from the same video file with the same settings and weights, models load only when some video
+needs them, a broken video is reported without stopping the others, and two videos that would
+share an output folder are refused before any work."""
 
 from __future__ import annotations
 
-import json
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from tqdm import tqdm
 
 from extract.errors import VideoError
-from extract.features import ExtractionSettings, extract_video, load_models, output_folder
-
-#: Settings that change the features; an output made with others is not reused.
-FEATURE_KEYS = ("short_side", "crop", "flow_preset")
+from extract.features import (
+    ExtractionSettings,
+    Models,
+    expected_identity,
+    extract_video,
+    load_models,
+    output_folder,
+    tell,
+)
+from extract.identity import differences, video_fingerprint
+from extract.weights import weights_digests
+from wtal.errors import InputFileError, Interrupted
+from wtal.utils.files import read_json
 
 
 @dataclass
@@ -26,17 +37,85 @@ class BatchResult:
     failed: dict[Path, str] = field(default_factory=dict)  # video -> why
 
 
-def is_complete(folder: Path, settings: ExtractionSettings) -> bool:
-    """Whether ``folder`` holds finished features made with the same feature settings
-    (``meta.json`` is written last, so its presence marks completion)."""
+def unique_videos(videos: Sequence[Path], output: str | os.PathLike[str]) -> list[Path]:
+    """``videos`` without repeats of one file; two files of the same stem (``a/clip.mp4`` and
+    ``b/clip.mp4``, ``clip.mp4`` and ``clip.avi``) would share one output folder: refused."""
+    seen: dict[str, Path] = {}
+    kept = []
+    for video in videos:
+        other = seen.get(video.stem)
+        if other is None:
+            seen[video.stem] = video
+            kept.append(video)
+        elif os.path.realpath(other) != os.path.realpath(video):
+            raise ValueError(
+                f"{other} and {video} have the same name {video.stem!r} and would both be "
+                f"written to {output_folder(output, video)}: rename one, or run them with "
+                "different --output folders"
+            )
+    return kept
+
+
+def stale_folder(folder: Path, identity: dict[str, Any]) -> str | None:
+    """Why ``folder`` cannot be reused as the finished features of ``identity``; ``None``
+    when it can, ``""`` when it holds no finished features at all (nothing to say)."""
     meta = folder / "meta.json"
     if not meta.is_file():
-        return False
+        return ""
+    for name in ("rgb.npy", "flow.npy"):
+        if not (folder / name).is_file():
+            return f"{name} is missing"
     try:
-        recorded = json.loads(meta.read_text()).get("settings", {})
-    except (OSError, ValueError):
-        return False
-    return all(recorded.get(k) == getattr(settings, k) for k in FEATURE_KEYS)
+        recorded = read_json(meta)
+    except InputFileError as exc:
+        return exc.problem
+    if not isinstance(recorded, dict):
+        return "meta.json is not a JSON object"
+    return differences(recorded.get("identity"), identity)
+
+
+class _Digests:
+    """The weights' sha256, taken once, on first need (an all-new run never waits on it)."""
+
+    def __init__(self, rgb, flow, cache) -> None:
+        self.sources, self.value = (rgb, flow, cache), None
+
+    def __call__(self) -> dict[str, str]:
+        if self.value is None:
+            self.value = weights_digests(*self.sources)
+        return self.value
+
+
+def _plan(
+    videos: Sequence[Path],
+    output: str | os.PathLike[str],
+    settings: ExtractionSettings,
+    digests: _Digests,
+    result: BatchResult,
+    notify: Callable[[str], None],
+) -> list[tuple[Path, dict[str, Any] | None]]:
+    """Reuse the folders that are finished and current; return the videos to extract, each
+    with its fingerprint (``None`` when the video cannot be read: extraction says why)."""
+    todo: list[tuple[Path, dict[str, Any] | None]] = []
+    for video in videos:
+        folder = output_folder(output, video)
+        if not video.is_file():
+            todo.append((video, None))
+            continue
+        fingerprint = video_fingerprint(video)
+        if not (folder / "meta.json").is_file():
+            todo.append((video, fingerprint))
+            continue
+        _, identity = expected_identity(video, settings, digests(), fingerprint)
+        why = stale_folder(folder, identity)
+        if why is None:
+            result.folders[video] = folder
+            result.reused.append(video)
+            continue
+        if why:
+            notify(f"{video}: the features in {folder} are stale ({why}): extracting again")
+        todo.append((video, fingerprint))
+    return todo
 
 
 def extract_videos(
@@ -49,43 +128,81 @@ def extract_videos(
     weights_cache: str | os.PathLike[str] | None = None,
     progress: bool = True,
     flow_paths: dict[Path, Path] | None = None,
+    notify: Callable[[str], None] = tell,
 ) -> BatchResult:
     """Features of every video under ``output/<stem>/``; see :class:`BatchResult`.
-    ``flow_paths``: flow files made beforehand for some videos (the workflow's flow stage)."""
+    ``flow_paths``: flow files made beforehand for some videos (the workflow's flow stage).
+    A finished folder is reused only when made from the same video file with the same
+    settings and weights (:mod:`extract.identity`); stale ones are made again and
+    ``notify`` says why. Ctrl-C raises :class:`Interrupted` saying how far it got."""
+    videos = unique_videos(videos, output)
     result = BatchResult()
-    todo = []
-    for video in videos:
-        folder = output_folder(output, video)
-        if is_complete(folder, settings):
-            result.folders[video] = folder
-            result.reused.append(video)
-        else:
-            todo.append(video)
-    if not todo:
-        return result
-    models = load_models(rgb_weights, flow_weights, weights_cache)
-    for index, video in enumerate(todo, start=1):
-        bars: dict[str, tqdm] = {}
-
-        def report(stage: str, done: int, total: int, bars=bars, video=video, index=index) -> None:
-            bar = bars.get(stage)
-            if bar is None:
-                bar = bars[stage] = tqdm(
-                    total=total,
-                    desc=f"[{index}/{len(todo)}] {video.name} {stage}",
-                    unit="frame" if stage == "flow" else "seg",
-                    leave=False,
-                    file=sys.stderr,
-                    disable=not progress,
-                )
-            bar.update(done - bar.n)
-
-        try:
-            flow = (flow_paths or {}).get(video)
-            result.folders[video] = extract_video(video, output, models, settings, report, flow)
-        except (VideoError, ValueError, RuntimeError, FileNotFoundError) as exc:
-            result.failed[video] = str(exc)
-        finally:
-            for bar in bars.values():
-                bar.close()
+    stage = "while checking the finished outputs"
+    try:
+        todo = _plan(
+            videos,
+            output,
+            settings,
+            _Digests(rgb_weights, flow_weights, weights_cache),
+            result,
+            notify,
+        )
+        if not todo:
+            return result
+        stage = "while loading the I3D networks"
+        models = load_models(rgb_weights, flow_weights, weights_cache)
+        for index, (video, fingerprint) in enumerate(todo, start=1):
+            stage = f"during {video}"
+            _extract_one(
+                video, fingerprint, output, models, settings, result, progress, flow_paths,
+                (index, len(todo)), notify,
+            )  # fmt: skip
+    except KeyboardInterrupt:
+        done = len(result.folders) + len(result.failed)
+        raise Interrupted(
+            f"interrupted {stage} ({done} of {len(videos)} videos done); finished videos are "
+            "kept; rerun the same command to resume"
+        ) from None
     return result
+
+
+def _extract_one(
+    video: Path,
+    fingerprint: dict[str, Any] | None,
+    output: str | os.PathLike[str],
+    models: Models,
+    settings: ExtractionSettings,
+    result: BatchResult,
+    progress: bool,
+    flow_paths: dict[Path, Path] | None,
+    position: tuple[int, int],
+    notify: Callable[[str], None],
+) -> None:
+    """One video; a problem of that video (unreadable, corrupt, a flow file that does not
+    fit) is recorded in ``result``. Errors of the output (a full disk, a read-only folder)
+    propagate: they would fail every other video too."""
+    bars: dict[str, tqdm] = {}
+
+    def report(stage: str, done: int, total: int) -> None:
+        bar = bars.get(stage)
+        if bar is None:
+            bar = bars[stage] = tqdm(
+                total=total,
+                desc=f"[{position[0]}/{position[1]}] {video.name} {stage}",
+                unit="frame" if stage == "flow" else "seg",
+                leave=False,
+                file=sys.stderr,
+                disable=not progress,
+            )
+        bar.update(done - bar.n)
+
+    try:
+        flow = (flow_paths or {}).get(video)
+        result.folders[video] = extract_video(
+            video, output, models, settings, report, flow, fingerprint=fingerprint, notify=notify
+        )
+    except (VideoError, ValueError, RuntimeError) as exc:
+        result.failed[video] = str(exc)
+    finally:
+        for bar in bars.values():
+            bar.close()

@@ -4,8 +4,11 @@
 centre ``crop`` x ``crop``; RGB scaled to [-1, 1], flow dequantised to [-1, 1]. Outputs, per
 video, in ``<output>/<video stem>/``: ``rgb.npy`` and ``flow.npy`` ``(T, 1024)`` float32,
 ``meta.json`` (frame counts, fps, weights identity and sha256, flow preset, package
-versions; written last, so its presence marks a complete folder), ``timings.json``, and the
-flow cache ``flow_<preset>.npy`` (kept for reuse unless asked otherwise).
+versions, and the ``identity`` of :mod:`extract.identity`: video file, decode settings, flow
+preset, crop, weights; written last, so its presence marks a complete folder, and removed
+first when a folder is made again), ``timings.json``, and the flow cache
+``flow_<preset>.npy`` with its ``flow_<preset>.identity.json`` (kept for reuse unless asked
+otherwise; reused only for the same identity).
 Every file is written atomically: a killed job never leaves one that looks complete.
 
 Decoded frames are not cached: decoding and resizing run at hundreds of frames per second,
@@ -17,6 +20,7 @@ from __future__ import annotations
 
 import os
 import platform
+import sys
 import time
 import warnings
 from collections.abc import Callable, Iterator
@@ -28,10 +32,21 @@ from typing import Any
 import numpy as np
 import torch
 
-from extract.flow import compute_flow, dequantize
+from extract.flow import cache_identity, compute_flow, dequantize
 from extract.i3d import for_inference
+from extract.identity import (
+    differences,
+    feature_identity,
+    naming,
+    read_sidecar,
+    sidecar_path,
+    stale_cache,
+    video_fingerprint,
+    video_source,
+)
 from extract.video import VideoInfo, center_crop, iter_frames, probe, resized_size
 from extract.weights import WeightsInfo, build_i3d
+from wtal.errors import InputFileError
 from wtal.utils.files import write_json, write_npy
 
 SEGMENT_FRAMES = 16
@@ -130,6 +145,46 @@ def output_folder(output: str | os.PathLike[str], video: str | os.PathLike[str])
     return Path(output) / Path(video).stem
 
 
+def tell(message: str) -> None:
+    """A notice for the user (stale caches being recomputed), on stderr."""
+    print(message, file=sys.stderr, flush=True)
+
+
+def expected_identity(
+    video: str | os.PathLike[str],
+    settings: ExtractionSettings,
+    weights: dict[str, str],
+    fingerprint: dict[str, Any] | None = None,
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(flow identity, feature identity) that extracting ``video`` now would record;
+    ``weights``: sha256 per stream (``weights_digests``)."""
+    fingerprint = fingerprint or video_fingerprint(video)
+    flow = cache_identity(
+        fingerprint, settings.flow_preset, settings.short_side, settings.on_variable_frame_rate
+    )
+    return flow, feature_identity(flow, settings.crop, weights)
+
+
+def _check_external_flow(
+    flow_path: Path, video: str | os.PathLike[str], identity: dict[str, Any], shape: tuple
+) -> None:
+    """A flow file made beforehand must exist, and record the video and settings of this run."""
+    if not flow_path.is_file():
+        raise InputFileError(flow_path, "flow file not found (make it with `wtal flow`)")
+    why = differences(read_sidecar(flow_path), identity)
+    if why is not None:
+        raise InputFileError(
+            flow_path,
+            f"was not made from {video} with these settings ({why}): make it again with "
+            "`wtal flow` and the same settings",
+        )
+    found = np.load(flow_path, mmap_mode="r").shape
+    if found != shape:
+        raise InputFileError(
+            flow_path, f"flow of shape {found} does not fit {video} (expected {shape})"
+        )
+
+
 def extract_video(
     video: str | os.PathLike[str],
     output: str | os.PathLike[str],
@@ -137,17 +192,28 @@ def extract_video(
     settings: ExtractionSettings = ExtractionSettings(),
     progress: Callable[[str, int, int], None] | None = None,
     flow_path: str | os.PathLike[str] | None = None,
+    *,
+    fingerprint: dict[str, Any] | None = None,
+    notify: Callable[[str], None] = tell,
 ) -> Path:
     """Features of one video into ``<output>/<stem>/``; returns that folder.
 
     ``models`` maps ``"rgb"`` and ``"flow"`` to an I3D in eval mode and its weights info.
     ``progress(stage, done, total)`` is called as work advances. ``flow_path``: a flow file
     made beforehand by ``compute_flow`` with the same settings (the workflow's flow stage);
-    by default the flow is computed into (and cached in) the output folder.
+    by default the flow is computed into (and cached in) the output folder, and a cache made
+    from another video file or with other settings is computed again (``notify`` says so).
+    ``fingerprint``: the video's ``video_fingerprint``, if already taken.
     """
     started = time.perf_counter()
     folder = output_folder(output, video)
     info = probe(video, settings.on_variable_frame_rate)  # type: ignore[arg-type]
+    weights = {name: models[name][1].sha256 for name in ("rgb", "flow")}
+    source = video_source(video)
+    flow_id, identity = expected_identity(video, settings, weights, fingerprint)
+    # An older meta.json would mark this folder complete while its files are being replaced.
+    with naming(folder / "meta.json"):
+        (folder / "meta.json").unlink(missing_ok=True)
     segments = info.frames // SEGMENT_FRAMES
     timings: dict[str, float] = {}
     notes = []
@@ -171,16 +237,14 @@ def extract_video(
 
     external_flow = flow_path is not None
     flow_path = Path(flow_path) if external_flow else folder / f"flow_{settings.flow_preset}.npy"
-    if external_flow and segments and not flow_path.is_file():
-        raise FileNotFoundError(f"{flow_path}: flow file not found (make it with the flow stage)")
     if external_flow and segments:
         width, height = resized_size(info.width, info.height, settings.short_side)
-        found = np.load(flow_path, mmap_mode="r").shape
-        if found != (info.frames, height, width, 2):
-            raise ValueError(
-                f"{flow_path}: flow of shape {found} does not fit {video} at short side "
-                f"{settings.short_side} (expected {(info.frames, height, width, 2)})"
-            )
+        _check_external_flow(flow_path, video, flow_id, (info.frames, height, width, 2))
+    if not external_flow and segments:
+        why = stale_cache(flow_path, flow_id)
+        if why is not None:
+            notify(f"{video}: the flow cache {flow_path} is stale ({why}): computing it again")
+            flow_path.unlink()
     rgb = np.zeros((0, FEATURE_DIM), np.float32)
     flow = np.zeros((0, FEATURE_DIM), np.float32)
     if segments:
@@ -193,6 +257,7 @@ def extract_video(
                 settings.workers,
                 settings.short_side,
                 progress=tick("flow", info.frames),
+                on_variable_frame_rate=settings.on_variable_frame_rate,
             )
         timings["flow_s"] = time.perf_counter() - t0
         t0 = time.perf_counter()
@@ -211,10 +276,12 @@ def extract_video(
             tick("i3d-flow", segments),
         )
         timings["flow_i3d_s"] = time.perf_counter() - t0
-    write_npy(folder / "rgb.npy", rgb)
-    write_npy(folder / "flow.npy", flow)
+    for name, array in (("rgb.npy", rgb), ("flow.npy", flow)):
+        with naming(folder / name):
+            write_npy(folder / name, array)
     if not settings.keep_flow and not external_flow:
         flow_path.unlink(missing_ok=True)
+        sidecar_path(flow_path).unlink(missing_ok=True)
     meta: dict[str, Any] = {
         "video": info.to_dict(),
         "segments": segments,
@@ -235,6 +302,8 @@ def extract_video(
         "flow_weights_cross_modality_init": models["flow"][1].cross_modality_init,
         "versions": versions(),
         "notes": notes,
+        "identity": identity,
+        "source": source,
     }
     if models["flow"][1].cross_modality_init:
         meta["notes"].append(
@@ -242,6 +311,8 @@ def extract_video(
             "first layer: the flow network was never trained on flow"
         )
     # Timings live apart so that the same input always gives byte-identical outputs.
-    write_json(folder / "timings.json", {**timings, "total_s": time.perf_counter() - started})
-    write_json(folder / "meta.json", meta)  # written last: its presence marks completion
+    with naming(folder / "timings.json"):
+        write_json(folder / "timings.json", {**timings, "total_s": time.perf_counter() - started})
+    with naming(folder / "meta.json"):
+        write_json(folder / "meta.json", meta)  # written last: its presence marks completion
     return folder

@@ -8,7 +8,9 @@ to [-1, 1] for I3D.
 
 The cache is one ``.npy`` file ``(N, H, W, 2)`` uint8, written chunk by chunk into
 ``<name>.partial.npy`` with a progress record beside it; a killed run restarts at the last
-finished chunk, and only a complete file is renamed to its final name.
+finished chunk, and only a complete file is renamed to its final name. Then
+``<name>.identity.json`` records what made it (see :mod:`extract.identity`); a cache without
+that record, or with another one, is never reused.
 """
 
 from __future__ import annotations
@@ -27,6 +29,14 @@ from typing import Any
 import cv2
 import numpy as np
 
+from extract.identity import (
+    flow_identity,
+    naming,
+    sidecar_path,
+    video_fingerprint,
+    video_source,
+    write_sidecar,
+)
 from extract.video import VideoInfo, iter_frames, resized_size
 from wtal.utils.files import write_json
 
@@ -109,6 +119,29 @@ def _header_and_offset(path: Path, shape: tuple[int, ...]) -> int:
     return int(offset)
 
 
+def cache_identity(
+    fingerprint: dict[str, Any], preset: str, short_side: int, on_variable_frame_rate: str
+) -> dict[str, Any]:
+    """The identity a flow cache of the video of ``fingerprint`` (``video_fingerprint``)
+    made with these settings records."""
+    if preset not in PRESETS:
+        raise ValueError(f"unknown flow preset {preset!r} (choose from {', '.join(PRESETS)})")
+    return flow_identity(fingerprint, short_side, on_variable_frame_rate, preset, PRESETS[preset])
+
+
+def _resume_point(partial: Path, record: Path, identity: dict[str, Any]) -> tuple[int, int]:
+    """(frames done, data offset) of a partial file made for ``identity``; (0, 0) if none."""
+    if not (partial.exists() and record.exists()):
+        return 0, 0
+    try:
+        state = json.loads(record.read_text())
+        if state.get("identity") == identity:
+            return int(state["done"]), int(state["offset"])
+    except (OSError, ValueError, TypeError, KeyError, AttributeError):
+        pass  # an unreadable record: start again
+    return 0, 0
+
+
 def compute_flow(
     info: VideoInfo,
     output: str | os.PathLike[str],
@@ -117,8 +150,10 @@ def compute_flow(
     short_side: int = 256,
     chunk: int = 32,
     progress: Callable[[int], None] | None = None,
+    on_variable_frame_rate: str = "resample",
 ) -> FlowInfo:
-    """TV-L1 flow of every 25 fps frame of ``info`` into ``output`` (resumable)."""
+    """TV-L1 flow of every 25 fps frame of ``info`` into ``output`` (resumable), with its
+    identity recorded beside it (``on_variable_frame_rate`` is recorded there)."""
     create_tvl1(preset)  # fail early on a bad preset or a broken OpenCV
     output = Path(output)
     output.parent.mkdir(parents=True, exist_ok=True)
@@ -126,21 +161,17 @@ def compute_flow(
     shape = (info.frames, height, width, 2)
     partial = output.with_name(output.stem + ".partial.npy")
     record = output.with_name(output.stem + ".partial.json")
+    source = video_source(info.path)
     identity = {
-        "source": info.path,
-        "source_bytes": os.path.getsize(info.path),
+        **cache_identity(video_fingerprint(info.path), preset, short_side, on_variable_frame_rate),
         "shape": list(shape),
-        "preset": preset,
     }
-    done = 0
-    if partial.exists() and record.exists():
-        state = json.loads(record.read_text())
-        if state.get("identity") == identity:
-            done = int(state["done"])
+    # The record of an older file at this name goes first: never beside a file it did not make.
+    sidecar_path(output).unlink(missing_ok=True)
+    done, offset = _resume_point(partial, record, identity)
     if done == 0:
-        offset = _header_and_offset(partial, shape)
-    else:
-        offset = int(state["offset"])
+        with naming(partial):
+            offset = _header_and_offset(partial, shape)
     frame_bytes = height * width * 2
     resumed_from = done
     started = time.perf_counter()
@@ -148,7 +179,11 @@ def compute_flow(
     cv2.setNumThreads(1)  # one core per worker; the pool provides the parallelism
     solver = _Solver(preset)
     try:
-        with open(partial, "r+b") as sink, ThreadPoolExecutor(max(1, workers)) as pool:
+        with (
+            naming(partial),
+            open(partial, "r+b") as sink,
+            ThreadPoolExecutor(max(1, workers)) as pool,
+        ):
             carry: np.ndarray | None = None
             for lo, frames in iter_frames(info, short_side, chunk, start=done):
                 gray = _gray(frames)
@@ -179,6 +214,8 @@ def compute_flow(
         raise RuntimeError(f"{info.path}: flow stopped at frame {done} of {info.frames}")
     os.replace(partial, output)
     record.unlink(missing_ok=True)
+    identity.pop("shape")
+    write_sidecar(output, identity, source)
     return FlowInfo(
         path=os.fspath(output),
         frames=info.frames,

@@ -300,6 +300,25 @@ def _rgb_source(
     return load_pytorch_i3d(path, 3), KINETICS_RGB_IDENTITY, sha256_file(path)
 
 
+def weights_digests(
+    rgb_weights: PathLike | None = None,
+    flow_weights: PathLike | None = None,
+    cache_dir: PathLike | None = None,
+) -> dict[str, str]:
+    """The sha256 that :func:`build_i3d` records for each stream (``WeightsInfo.sha256``),
+    without building the networks: a feature folder is reused only if these are its own.
+    The default Kinetics RGB weights are fetched and converted first if not cached yet."""
+    rgb = Path(rgb_weights) if rgb_weights is not None else kinetics_rgb_weights(cache_dir)
+    flow = Path(flow_weights) if flow_weights is not None else rgb
+    digests: dict[Path, str] = {}
+    for path in (rgb, flow):
+        if not path.is_file():
+            raise WeightsError(f"{path}: no such weights file")
+        if path not in digests:
+            digests[path] = sha256_file(path)
+    return {"rgb": digests[rgb], "flow": digests[flow]}
+
+
 def build_i3d(
     modality: Literal["rgb", "flow"],
     rgb_weights: PathLike | None = None,

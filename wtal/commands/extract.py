@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
 from extract.flow import PRESETS
+from wtal.errors import InputFileError
 
 HELP = "extract I3D RGB + TV-L1 flow features (T x 1024 each) from videos or folders of videos"
 VIDEO_SUFFIXES = {".mp4", ".avi", ".mkv", ".mov", ".webm", ".mpg", ".mpeg", ".m4v", ".wmv", ".flv"}
@@ -60,26 +60,50 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         help="one video only: use this flow (made by `wtal flow` with the same settings)",
     )
     p.add_argument("--decoded", metavar="DECODE.json", help="refuse a video this record failed")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.set_defaults(run=run)
 
 
+def is_video(path: Path) -> bool:
+    return path.suffix.lower() in VIDEO_SUFFIXES and path.is_file()
+
+
+def videos_in(folder: Path) -> list[Path]:
+    """The videos directly in ``folder`` (by suffix); none is an error that says whether
+    subfolders, which are not searched, hold some."""
+    found = sorted(p for p in folder.iterdir() if is_video(p))
+    if found:
+        return found
+    below = sorted(p for p in folder.rglob("*") if is_video(p))
+    problem = f"no video found (suffixes {', '.join(sorted(VIDEO_SUFFIXES))})"
+    if below:
+        problem += (
+            f"; subfolders are not searched, and they hold {len(below)} (e.g. {below[0]}): "
+            "name those folders or files instead"
+        )
+    raise InputFileError(folder, problem)
+
+
 def find_videos(paths: list[str]) -> list[Path]:
+    """Video files as given, and the videos directly inside the folders given."""
     found: list[Path] = []
     for name in paths:
         path = Path(name)
-        if path.is_dir():
-            found += sorted(p for p in path.iterdir() if p.suffix.lower() in VIDEO_SUFFIXES)
-        else:
-            found.append(path)
+        found += videos_in(path) if path.is_dir() else [path]
     return found
 
 
 def run(args: argparse.Namespace) -> int:
+    from extract.batch import unique_videos
+
+    videos = unique_videos(find_videos(args.videos), args.output)  # before any work
+
     import torch
 
     from extract.batch import extract_videos
     from extract.features import ExtractionSettings
     from wtal.commands.stages import check_decoded
+    from wtal.utils.files import read_json
 
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -92,7 +116,6 @@ def run(args: argparse.Namespace) -> int:
         keep_flow=not args.no_keep_flow,
         on_variable_frame_rate=args.on_variable_frame_rate,
     )
-    videos = find_videos(args.videos)
     flow_paths = None
     if args.flow or args.decoded:
         if len(videos) != 1:
@@ -107,12 +130,13 @@ def run(args: argparse.Namespace) -> int:
         flow_weights=args.flow_weights,
         weights_cache=args.weights_cache,
         flow_paths=flow_paths,
+        progress=not args.no_progress,
     )
     if result.reused:
         print(f"{len(result.reused)} of {len(videos)} videos already extracted: skipped")
     for video, folder in result.folders.items():
         if video not in result.reused:
-            meta = json.loads((folder / "meta.json").read_text())
+            meta = read_json(folder / "meta.json")
             print(f"{video}: {meta['segments']} segments -> {folder}")
     if result.failed:
         attempted = len(videos) - len(result.reused)

@@ -36,11 +36,13 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from extract.batch import unique_videos
     from wtal.commands.extract import find_videos
     from wtal.inference.checkpoint import load_model
     from wtal.inference.localize import localize_videos
     from wtal.training.trainer import pick_device
 
+    videos = unique_videos(find_videos(args.videos), Path(args.output) / "features")
     device = pick_device(args.device or "auto")
     loaded = load_model(args.checkpoint, device)
     overrides = {
@@ -52,7 +54,7 @@ def run(args: argparse.Namespace) -> int:
     }
     report = localize_videos(
         loaded,
-        find_videos(args.videos),
+        videos,
         Path(args.output),
         {k: v for k, v in overrides.items() if v is not None},
         device,

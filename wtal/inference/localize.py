@@ -60,17 +60,6 @@ def extraction_settings(loaded: LoadedModel, overrides: dict[str, Any]) -> dict[
     return {**defaults, **(loaded.config.get("extraction") or {}), **overrides}
 
 
-def check_video_ids(videos: Sequence[Path]) -> None:
-    seen: dict[str, Path] = {}
-    for video in videos:
-        if video.stem in seen:
-            raise ValueError(
-                f"{seen[video.stem]} and {video} have the same name {video.stem!r}: their "
-                "features and detections would overwrite each other; rename one"
-            )
-        seen[video.stem] = video
-
-
 def localize_videos(
     loaded: LoadedModel,
     videos: Sequence[Path],
@@ -80,10 +69,11 @@ def localize_videos(
     *,
     progress: bool = True,
 ) -> LocalizeReport:
-    """Features (cached under ``output/features``), detections (``output/detections.json``)
-    and a timeline PNG per video (``output/<video>.png``); broken videos are reported in
-    the result and the file, and the others still run."""
-    from extract.batch import extract_videos
+    """Features (cached under ``output/features``, reused only when made from the same video
+    file with the same settings and weights), detections (``output/detections.json``) and a
+    timeline PNG per video (``output/<video>.png``); broken videos are reported in the
+    result and the file, and the others still run. Two videos of one name are refused."""
+    from extract.batch import extract_videos, unique_videos
     from extract.features import ExtractionSettings
     from wtal.report.figures import plot_timeline
 
@@ -95,12 +85,13 @@ def localize_videos(
         )
     if not videos:
         raise ValueError("no videos given (folders are searched for common video suffixes)")
-    check_video_ids(videos)
+    features_dir = output / "features"
+    # Their features, detections and timelines would overwrite each other.
+    videos = unique_videos(videos, features_dir)
     spec = extraction_settings(loaded, overrides)
     settings = ExtractionSettings(
         **{k: spec[k] for k in ExtractionSettings.__dataclass_fields__ if k in spec}
     )
-    features_dir = output / "features"
     batch = extract_videos(
         videos,
         features_dir,
