@@ -125,7 +125,8 @@ def differences(recorded: Any, expected: Mapping[str, Any]) -> str | None:
         return "no record of the video and settings it was made from"
     old, new = _flatten(recorded), _flatten(expected)
     changed = []
-    for key in sorted(set(old) | set(new), key=lambda k: (k not in _LABELS, k)):
+    order = {key: i for i, key in enumerate(_LABELS)}
+    for key in sorted(set(old) | set(new), key=lambda k: (order.get(k, len(order)), k)):
         if old.get(key) != new.get(key):
             label = _LABELS.get(key, " ".join(key))
             changed.append(f"{label} {_show(old.get(key))}, now {_show(new.get(key))}")

@@ -93,3 +93,31 @@ def test_missing_checkpoint_and_clashing_names(tmp_path, capsys, i3d_checkpoint)
                  "--checkpoint", str(i3d_checkpoint), "--output", str(tmp_path / "o")])  # fmt: skip
     assert code == 1
     assert "have the same name 'clip'" in capsys.readouterr().err
+
+
+def test_another_short_side_does_not_reuse_the_old_flow(
+    i3d_checkpoint, kinetics_cache, tmp_path, capsys
+):
+    from tests.extract.clips import moving_square
+
+    video = moving_square(tmp_path / "square.mp4", frames=40, fps=25.0, size=(128, 96))
+
+    def localize(output, short_side):
+        args = ["localize", str(video), "--checkpoint", str(i3d_checkpoint), "--output",
+                str(output), "--weights-cache", str(kinetics_cache), "--no-progress",
+                "--short-side", str(short_side)]  # fmt: skip
+        with pytest.warns(UserWarning, match="UNTRAINED FOR FLOW"):
+            assert main(args) == 0
+        return capsys.readouterr()
+
+    localize(tmp_path / "out", 64)
+    again = localize(tmp_path / "out", 72)
+    localize(tmp_path / "fresh", 72)
+    for name in ("rgb.npy", "flow.npy"):
+        mine = (tmp_path / "out" / "features" / "square" / name).read_bytes()
+        assert mine == (tmp_path / "fresh" / "features" / "square" / name).read_bytes(), name
+    detections = [
+        json.loads((tmp_path / d / "detections.json").read_text()) for d in ("out", "fresh")
+    ]
+    assert detections[0]["results"] == detections[1]["results"]
+    assert "short side 64, now 72" in again.err
