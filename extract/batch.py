@@ -74,11 +74,15 @@ def stale_folder(folder: Path, identity: dict[str, Any]) -> str | None:
     return differences(recorded.get("identity"), identity)
 
 
+PathLike = str | os.PathLike[str]
+
+
 class _Digests:
     """The weights' sha256, taken once, on first need (an all-new run never waits on it)."""
 
-    def __init__(self, rgb, flow, cache) -> None:
-        self.sources, self.value = (rgb, flow, cache), None
+    def __init__(self, rgb: PathLike | None, flow: PathLike | None, cache: PathLike | None):
+        self.sources = (rgb, flow, cache)
+        self.value: dict[str, str] | None = None
 
     def __call__(self) -> dict[str, str]:
         if self.value is None:
@@ -93,16 +97,17 @@ def _plan(
     digests: _Digests,
     result: BatchResult,
     notify: Callable[[str], None],
-) -> list[tuple[Path, dict[str, Any] | None]]:
-    """Reuse the folders that are finished and current; return the videos to extract, each
-    with its fingerprint (``None`` when the video cannot be read: extraction says why)."""
-    todo: list[tuple[Path, dict[str, Any] | None]] = []
+) -> list[tuple[Path, dict[str, Any]]]:
+    """Reuse the folders that are finished and current; record the videos that cannot be
+    read as failed; return the others, each with its fingerprint."""
+    todo: list[tuple[Path, dict[str, Any]]] = []
     for video in videos:
         folder = output_folder(output, video)
-        if not video.is_file():
-            todo.append((video, None))
+        try:
+            fingerprint = video_fingerprint(video)
+        except VideoError as exc:  # missing or unreadable: that video fails, alone
+            result.failed[video] = str(exc)
             continue
-        fingerprint = video_fingerprint(video)
         if not (folder / "meta.json").is_file():
             todo.append((video, fingerprint))
             continue
@@ -168,7 +173,7 @@ def extract_videos(
 
 def _extract_one(
     video: Path,
-    fingerprint: dict[str, Any] | None,
+    fingerprint: dict[str, Any],
     output: str | os.PathLike[str],
     models: Models,
     settings: ExtractionSettings,

@@ -204,7 +204,8 @@ def compute_flow(
                     sink.flush()
                     os.fsync(sink.fileno())
                     done = first_field + len(fields)
-                    write_json(record, {"identity": identity, "done": done, "offset": offset})
+                    with naming(record):
+                        write_json(record, {"identity": identity, "done": done, "offset": offset})
                     if progress is not None:
                         progress(len(fields))
                 carry = gray[-1]

@@ -22,6 +22,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
+from extract.errors import VideoError
 from wtal.errors import InputFileError
 from wtal.utils.files import read_json, write_json
 
@@ -48,8 +49,13 @@ def head_tail_sha256(path: str | os.PathLike[str], size: int) -> str:
 
 def video_fingerprint(path: str | os.PathLike[str]) -> dict[str, Any]:
     """``{"bytes", "head_tail_sha256"}``: what identifies a video file (see the module)."""
-    size = os.stat(path).st_size
-    return {"bytes": size, "head_tail_sha256": head_tail_sha256(path, size)}
+    try:
+        size = os.stat(path).st_size
+        return {"bytes": size, "head_tail_sha256": head_tail_sha256(path, size)}
+    except FileNotFoundError:
+        raise VideoError(path, "file not found") from None
+    except OSError as exc:
+        raise VideoError(path, f"cannot be read ({(exc.strerror or str(exc)).lower()})") from None
 
 
 def video_source(path: str | os.PathLike[str]) -> dict[str, Any]:

