@@ -31,21 +31,57 @@ def _key_path(path: Any) -> str:
     return ".".join(str(p) for p in path) or "<top level>"
 
 
-def _describe(error: jsonschema.ValidationError) -> str:
-    where = _key_path(error.absolute_path)
+def _problems(error: jsonschema.ValidationError) -> list[tuple[tuple[str, ...], str]]:
+    """(key path at fault, message) for each problem one schema error reports."""
+    path = tuple(str(p) for p in error.absolute_path)
+    where = _key_path(path)
     if error.validator == "additionalProperties":
         known = list(error.schema.get("properties", {}))
-        extra = [k for k in error.instance if k not in known]
         parts = []
-        for key in extra:
-            full = f"{where}.{key}" if error.absolute_path else key
+        for key in (k for k in error.instance if k not in known):
+            full = f"{where}.{key}" if path else key
             close = difflib.get_close_matches(key, known, n=1)
             hint = f" (did you mean '{close[0]}'?)" if close else f" (known: {', '.join(known)})"
-            parts.append(f"unknown key '{full}'{hint}")
-        return "; ".join(parts)
+            parts.append(((*path, str(key)), f"unknown key '{full}'{hint}"))
+        return parts
     if error.validator == "required":
-        return f"{where}: {error.message}"
-    return f"key '{where}': {error.message}"
+        missing = [k for k in error.validator_value if k not in error.instance]
+        return [((*path, str(missing[0]) if missing else ""), f"{where}: {error.message}")]
+    return [(path, f"key '{where}': {error.message}")]
+
+
+def _set_by(overrides: dict[str, Any] | None, keys: tuple[str, ...]) -> bool:
+    """Whether ``overrides`` set the key path ``keys`` (or a value above it)."""
+    node: Any = overrides
+    if not keys or not isinstance(node, dict):
+        return False
+    for key in keys:
+        if not isinstance(node, dict):
+            return True
+        if key not in node:
+            return False
+        node = node[key]
+    return True
+
+
+def _blame(
+    errors: list[jsonschema.ValidationError],
+    source: str | os.PathLike[str],
+    overrides: dict[str, Any] | None,
+) -> ConfigError:
+    """One error: the problems of the file under its name, then those of the command line's
+    ``--set KEY=...`` (which a file must not be blamed for), each under its key."""
+    in_file, on_line = [], []
+    for error in errors:
+        for keys, message in _problems(error):
+            if _set_by(overrides, keys):
+                on_line.append(f"--set {'.'.join(keys)}=...: {message}")
+            else:
+                in_file.append(message)
+    if in_file:
+        return ConfigError(source, "; ".join(in_file + on_line))
+    first, _, problem = on_line[0].partition(": ")
+    return ConfigError(first, "; ".join([problem, *on_line[1:]]))
 
 
 def _fill_defaults(schema: dict[str, Any], data: Any) -> Any:
@@ -67,14 +103,18 @@ def section_defaults(section: str, schema: str = "config") -> dict[str, Any]:
 
 
 def validate_config(
-    data: Any, source: str | os.PathLike[str] = "<config>", schema: str = "config"
+    data: Any,
+    source: str | os.PathLike[str] = "<config>",
+    schema: str = "config",
+    overrides: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Validate ``data`` and return a copy with the schema's defaults filled in."""
+    """Validate ``data`` and return a copy with the schema's defaults filled in. Errors in
+    keys that ``overrides`` set name ``--set KEY=...``, the others ``source``."""
     spec = load_schema(schema)
     validator = jsonschema.Draft202012Validator(spec)
-    errors = sorted(validator.iter_errors(data), key=lambda e: list(e.absolute_path))
+    errors = sorted(validator.iter_errors(data), key=lambda e: [str(p) for p in e.absolute_path])
     if errors:
-        raise ConfigError(source, "; ".join(_describe(e) for e in errors))
+        raise _blame(errors, source, overrides)
     return _fill_defaults(spec, copy.deepcopy(data))
 
 
@@ -87,6 +127,13 @@ def read_config_file(
         data = yaml.safe_load(file.read_text(encoding="utf-8")) or {}
     except FileNotFoundError:
         raise ConfigError(file, "config file not found") from None
+    except IsADirectoryError:
+        raise ConfigError(file, "is a folder, not a config file") from None
+    except UnicodeDecodeError as exc:
+        byte = exc.object[exc.start]
+        raise ConfigError(
+            file, f"not UTF-8 text (byte 0x{byte:02x} at offset {exc.start}); save it as UTF-8"
+        ) from None
     except yaml.YAMLError as exc:
         raise ConfigError(file, f"not valid YAML ({exc})") from None
     if not isinstance(data, dict):
@@ -105,7 +152,7 @@ def load_config(
     data = read_config_file(path, spec)
     if overrides and isinstance(data, dict):
         data = merge(data, resolve_paths(overrides, Path.cwd(), spec))
-    return validate_config(data, path, schema)
+    return validate_config(data, path, schema, overrides)
 
 
 def layered_config(

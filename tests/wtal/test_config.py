@@ -80,6 +80,40 @@ def test_overrides_are_validated_too(tmp_path):
         load_config(write(tmp_path, GOOD), overrides={"evaluation": {"unit": "segments"}})
 
 
+def test_errors_in_overrides_blame_set_and_errors_in_the_file_blame_the_file(tmp_path):
+    path = write(tmp_path, GOOD)
+    with pytest.raises(ConfigError) as error:
+        load_config(path, parse_assignments(["training.sed=1"]))
+    message = str(error.value)
+    assert message.startswith("--set training.sed=...: unknown key 'training.sed'")
+    assert "(did you mean 'seed'?)" in message and str(path) not in message
+    with pytest.raises(ConfigError, match=r"^--set model\.mode=\.\.\.: key 'model\.mode'"):
+        load_config(path, parse_assignments(["model.mode=convolution"]))
+    # Both at fault: the file is named for its key, --set for its own.
+    both = write(tmp_path, GOOD + "training:\n  iteratons: 5\n")
+    with pytest.raises(ConfigError) as error:
+        load_config(both, parse_assignments(["training.sed=1", "training.seed=2"]))
+    message = str(error.value)
+    assert message.startswith(f"{both}: unknown key 'training.iteratons'")
+    assert "--set training.sed=...: unknown key 'training.sed'" in message
+    # A key the file lacks and --set does not give stays the file's fault.
+    with pytest.raises(ConfigError, match=r"cfg\.yaml: dataset: 'annotations' is a required"):
+        load_config(
+            write(tmp_path, GOOD.replace("  annotations: data/gt.json\n", "")),
+            parse_assignments(["dataset.features=f"]),
+        )
+
+
+def test_a_folder_or_a_file_that_is_not_utf8_is_named(tmp_path):
+    with pytest.raises(ConfigError, match=r"is a folder, not a config file") as error:
+        load_config(tmp_path)
+    assert str(error.value).startswith(str(tmp_path))
+    path = tmp_path / "cp1252.yaml"
+    path.write_bytes(GOOD.replace("tiny", "tiny \u2013 copy").encode("cp1252"))
+    with pytest.raises(ConfigError, match=r"cp1252\.yaml: not UTF-8 text \(byte 0x96 at offset"):
+        load_config(path)
+
+
 @pytest.mark.parametrize("path", sorted((ROOT / "config").glob("*.yaml")), ids=lambda p: p.name)
 def test_shipped_configs_are_valid(path):
     load_config(path)
