@@ -28,10 +28,16 @@ UMASK = _read_umask()
 
 @contextlib.contextmanager
 def atomic_open(path: str | os.PathLike[str], mode: str = "w") -> Iterator[IO[Any]]:
-    """Open a temporary file beside ``path``; rename it over ``path`` only on success."""
+    """Open a temporary file beside ``path``; rename it over ``path`` only on success.
+
+    An operating-system error (a full disk, a read-only folder) names ``path``, not the
+    temporary file, and not nothing (a failed ``write`` carries no file name)."""
     target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    except OSError as exc:
+        raise _naming(exc, target) from exc
     try:
         with os.fdopen(fd, mode) as handle:
             yield handle
@@ -39,10 +45,19 @@ def atomic_open(path: str | os.PathLike[str], mode: str = "w") -> Iterator[IO[An
             os.fsync(handle.fileno())
         os.chmod(tmp, 0o666 & ~UMASK)
         os.replace(tmp, target)
-    except BaseException:
+    except BaseException as exc:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
+        if isinstance(exc, OSError) and exc.filename in (None, tmp) and exc.errno is not None:
+            raise _naming(exc, target) from exc
         raise
+
+
+def _naming(exc: OSError, target: Path) -> OSError:
+    """The same error, naming ``target`` (``OSError(errno, ...)`` picks the subclass)."""
+    if exc.errno is None:
+        return exc
+    return OSError(exc.errno, exc.strerror, os.fspath(target))
 
 
 def write_json(path: str | os.PathLike[str], data: Any, indent: int | None = 1) -> None:

@@ -55,3 +55,30 @@ def test_read_json_keeps_nested_objects(tmp_path):
     path = tmp_path / "ok.json"
     path.write_text('{"a": {"b": [1, {"c": null}]}, "d": 2.5}')
     assert read_json(path) == {"a": {"b": [1, {"c": None}]}, "d": 2.5}
+
+
+def test_a_failed_write_names_the_target_not_the_temporary(tmp_path, monkeypatch):
+    import errno
+
+    def full_disk(fd):
+        raise OSError(errno.ENOSPC, "No space left on device")  # as os.fsync reports it
+
+    monkeypatch.setattr("os.fsync", full_disk)
+    with pytest.raises(OSError) as caught:
+        write_json(tmp_path / "metrics.json", {"a": 1})
+    assert caught.value.errno == errno.ENOSPC
+    assert caught.value.filename == str(tmp_path / "metrics.json")
+    assert list(tmp_path.iterdir()) == []  # nothing half-written left behind
+
+
+def test_a_read_only_folder_names_the_target(tmp_path, monkeypatch):
+    import errno
+
+    def read_only(prefix, suffix, dir):  # what mkstemp raises in a read-only folder
+        raise OSError(errno.EROFS, "Read-only file system", f"{dir}/{prefix}abc{suffix}")
+
+    monkeypatch.setattr("tempfile.mkstemp", read_only)
+    with pytest.raises(OSError) as caught:
+        write_json(tmp_path / "out.json", {})
+    assert caught.value.errno == errno.EROFS
+    assert caught.value.filename == str(tmp_path / "out.json")
