@@ -44,14 +44,18 @@ def run(args: argparse.Namespace) -> int:
     from wtal.inference.checkpoint import load_model
     from wtal.inference.run import check_compatible, run_split, write_predictions_csv
     from wtal.report.inference import write_inference_figures
+    from wtal.training.preflight import check_at_least, check_output_folder, resolve_device
     from wtal.training.presets import resolve_preset
-    from wtal.training.trainer import pick_device
     from wtal.utils.files import sha256_file, write_json, write_text
 
-    device = pick_device(args.device or "auto")
+    check_at_least(args.timelines, 0, "--timelines")
+    device = resolve_device(args.device or "auto", "--device")
+    if args.output:
+        check_output_folder(args.output)
     loaded = load_model(args.checkpoint, device)
     config = resolve_preset(load_config(args.config)) if args.config else loaded.config
     spec = config["dataset"]
+    out = check_output_folder(args.output or Path(config["results_dir"], spec["name"], "infer"))
     subset = args.subset or spec["test_subset"]
     dataset = open_dataset(spec)
     if subset not in dataset.subsets:
@@ -67,7 +71,6 @@ def run(args: argparse.Namespace) -> int:
         keep_outputs=args.timelines > 0,
         progress=not args.no_progress,
     )
-    out = Path(args.output or Path(config["results_dir"], spec["name"], "infer"))
     write_json(out / "predictions.json", result.predictions)
     write_predictions_csv(out / "predictions.csv", result.predictions)
     write_json(out / "ground_truth.json", split.to_activitynet())

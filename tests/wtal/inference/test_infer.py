@@ -4,12 +4,15 @@ errors for checkpoints that do not fit the data."""
 
 from __future__ import annotations
 
+import argparse
 import csv
 import json
 
 import pytest
+import torch
 import yaml
 
+from tests.wtal.test_cli import run_cli
 from tests.wtal.training.toy import toy_dataset
 from wtal.cli import main
 from wtal.data.synthetic import generate
@@ -136,7 +139,9 @@ def test_a_file_that_is_not_a_checkpoint_is_a_clear_error(tmp_path, capsys):
     bogus = tmp_path / "bogus.pt"
     bogus.write_bytes(b"not a checkpoint at all")
     assert main(["infer", "--checkpoint", str(bogus)]) == 1
-    assert "not a wtal training checkpoint" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "bogus.pt: not a wtal checkpoint (not a PyTorch file, or a damaged one" in err
+    assert "weights_only" not in err
 
 
 def test_a_checkpoint_from_before_the_authors_class_queries_is_refused(trained, tmp_path, capsys):
@@ -151,3 +156,70 @@ def test_a_checkpoint_from_before_the_authors_class_queries_is_refused(trained, 
     assert main(["infer", "--checkpoint", str(old), "--output", str(tmp_path / "out")]) == 1
     err = capsys.readouterr().err
     assert "old.pt" in err and "must be retrained" in err and "Traceback" not in err
+
+
+def one_line(result, *parts):
+    assert result.returncode == 1, result.stderr
+    assert "Traceback" not in result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert all(part in lines[0] for part in parts), lines[0]
+    return lines[0]
+
+
+def checkpoint_contents(trained):
+    """Valid torch files that are not wtal checkpoints, and what the error must say."""
+    good = torch.load(
+        trained / "results" / "tiny" / "train" / "checkpoints" / "best.pt", weights_only=True
+    )
+    no_classes = {k: v for k, v in good.items() if k != "classes"}
+    return {
+        "a list": ([good["tsm"]], "(it holds a list, not a dictionary)"),
+        "no classes": (no_classes, "(no 'classes')"),
+        "wrong type": ({**good, "feature_dim": "64"}, "('feature_dim' is a str)"),
+        "no model": ({**good, "config": {"dataset": {}}}, "(its config has no model section"),
+        "a pickle": (
+            {**good, "extra": argparse.Namespace(run="rm -rf")},
+            "(it holds objects other than tensors and plain values (Unsupported global: "
+            "GLOBAL argparse.Namespace))",
+        ),
+    }
+
+
+@pytest.mark.parametrize("case", ["a list", "no classes", "wrong type", "no model", "a pickle"])
+def test_a_checkpoint_of_the_wrong_structure_is_one_line_naming_the_file(trained, tmp_path, case):
+    content, problem = checkpoint_contents(trained)[case]
+    path = tmp_path / "other.pt"
+    torch.save(content, path)
+    result = run_cli("infer", "--checkpoint", str(path), "--output", str(tmp_path / "out"))
+    line = one_line(result, f"{path}: not a wtal checkpoint {problem}")
+    assert "weights_only" not in line  # never the advice to run the file's pickles
+
+
+@pytest.mark.parametrize(
+    "args, parts",
+    [
+        (["--timelines", "-3"], ["--timelines -3: must be 0 or more"]),
+        (["--device", "gpu"], ["--device gpu: not a device"]),
+        pytest.param(
+            ["--device", "cuda"],
+            ["--device cuda: this PyTorch", "built without CUDA"],
+            marks=pytest.mark.skipif(torch.cuda.is_available(), reason="PyTorch has CUDA"),
+        ),
+    ],
+)
+def test_infer_refuses_bad_options_before_the_work(trained, tmp_path, args, parts):
+    checkpoint = trained / "results" / "tiny" / "train" / "checkpoints" / "best.pt"
+    out = tmp_path / "out"
+    result = run_cli("infer", "--checkpoint", str(checkpoint), "--output", str(out), *args)
+    one_line(result, *parts)
+    assert not out.exists()
+
+
+def test_infer_refuses_an_output_that_is_a_file_before_running(trained, tmp_path):
+    checkpoint = trained / "results" / "tiny" / "train" / "checkpoints" / "best.pt"
+    taken = tmp_path / "metrics.json"
+    taken.write_text("{}\n")
+    result = run_cli("infer", "--checkpoint", str(checkpoint), "--output", str(taken))
+    one_line(result, f"{taken}: --output must be a folder")
+    assert result.stdout == ""  # no metrics table: nothing was run
