@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import argparse
 import json
+from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from wtal.data.dataset import Dataset
+    from wtal.training.trainer import TrainingResult
 
 HELP = (
     "train TSM + VLC (checkpoints, metrics log, loss curve; selection on held-out training videos)"
@@ -47,47 +53,26 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(run=run)
 
 
-def run(args: argparse.Namespace) -> int:
-    from wtal.config import load_config, merge, parse_assignments
-    from wtal.data.open import open_dataset
-    from wtal.data.splits import stratified_split
-    from wtal.training.presets import resolve_preset
-    from wtal.training.trainer import report_on_test, train
+@dataclass
+class Inputs:
+    """What ``wtal train`` works on, all checked before the first iteration."""
 
-    overrides = parse_assignments(args.set)
-    if args.device:
-        overrides = merge(overrides, {"training": {"device": args.device}})
-    if args.iterations:
-        overrides = merge(overrides, {"training": {"iterations": args.iterations}})
-    if args.test_every_checkpoint:  # it needs the snapshots
-        overrides = merge(overrides, {"training": {"keep_snapshots": True}})
-    config = resolve_preset(load_config(args.config, overrides))
-    spec = config["dataset"]
-    dataset = open_dataset(spec)
-    train_set = dataset.subset(spec["train_subset"])
-    validation = None
-    if config["training"]["selection"] == "validation":
-        _, held = stratified_split(
-            train_set.videos, config["training"]["validation_fraction"], config["training"]["seed"]
-        )
-        held_set = set(held)
-        validation = type(train_set)(
-            train_set.name,
-            train_set.classes,
-            tuple(v for v in train_set.videos if v.video_id in held_set),
-            train_set.quirks,
-        )
-        train_set = type(train_set)(
-            train_set.name,
-            train_set.classes,
-            tuple(v for v in train_set.videos if v.video_id not in held_set),
-            train_set.quirks,
-        )
-    output = Path(args.output or Path(config["results_dir"], spec["name"], "train"))
+    config: dict[str, Any]
+    output: Path
+    train_set: Dataset
+    validation: Dataset | None
+    test_set: Dataset | None
+
+
+def run(args: argparse.Namespace) -> int:
+    from wtal.training.trainer import train
+
+    inputs = prepare(args)
+    config, output = inputs.config, inputs.output
     result = train(
         config,
-        train_set,
-        validation,
+        inputs.train_set,
+        inputs.validation,
         output,
         progress=not args.no_progress,
         on_config_change="restart" if args.restart_on_change else "error",
@@ -99,23 +84,96 @@ def run(args: argparse.Namespace) -> int:
             f"best validation average mAP {100 * summary['best']['average_mAP']:.2f} "
             f"at iteration {summary['best']['iteration']}"
         )
-    if args.test or args.test_every_checkpoint:
-        report = report_on_test(
-            result, dataset.subset(spec["test_subset"]), config, args.test_every_checkpoint
-        )
-        selected = report["selected"]
-        print(
-            f"test ({selected['selection']}): average mAP {100 * selected['average_mAP']:.2f}, "
-            "mAP@"
-            + " ".join(
-                f"{t:g}:{100 * m:.1f}"
-                for t, m in zip(selected["tiou"], selected["mAP"], strict=True)
-            )
-        )
-        if "test_selected" in report:
-            best = report["test_selected"]["best"]
-            print(
-                f"TEST-SELECTED (optimistic, authors' protocol): average mAP "
-                f"{100 * best['average_mAP']:.2f} at iteration {best['iteration']}"
-            )
+    if inputs.test_set is not None:
+        test(result, inputs.test_set, config, args.test_every_checkpoint)
     return 0
+
+
+def prepare(args: argparse.Namespace) -> Inputs:
+    """The config, the output folder and the train, validation and test parts of the
+    dataset, every input the command will need checked before training starts."""
+    from wtal.config import load_config, merge, parse_assignments
+    from wtal.data.open import open_dataset
+    from wtal.training.preflight import (
+        check_at_least,
+        check_output_folder,
+        check_subset,
+        resolve_device,
+    )
+    from wtal.training.presets import resolve_preset
+
+    check_at_least(args.iterations, 1, "--iterations")
+    overrides = parse_assignments(args.set)
+    if args.device:
+        resolve_device(args.device, "--device")
+        overrides = merge(overrides, {"training": {"device": args.device}})
+    if args.iterations is not None:
+        overrides = merge(overrides, {"training": {"iterations": args.iterations}})
+    if args.test_every_checkpoint:  # it needs the snapshots
+        overrides = merge(overrides, {"training": {"keep_snapshots": True}})
+    config = resolve_preset(load_config(args.config, overrides))
+    if not args.device:
+        from_set = "device" in overrides.get("training", {})
+        where = "--set training.device" if from_set else f"{args.config}: training.device"
+        resolve_device(config["training"]["device"], where)
+    spec = config["dataset"]
+    output = check_output_folder(args.output or Path(config["results_dir"], spec["name"], "train"))
+    dataset = open_dataset(spec)
+    train_set = check_subset(
+        dataset, spec["train_subset"], "dataset.train_subset", args.config, "training"
+    )
+    test_set = None
+    if args.test or args.test_every_checkpoint:
+        flag = "--test-every-checkpoint" if args.test_every_checkpoint else "--test"
+        test_set = check_subset(
+            dataset, spec["test_subset"], "dataset.test_subset", args.config, flag
+        )
+    train_set, validation = split_validation(train_set, config["training"])
+    return Inputs(config, output, train_set, validation, test_set)
+
+
+def split_validation(
+    train_set: Dataset, training: dict[str, Any]
+) -> tuple[Dataset, Dataset | None]:
+    """(train, validation): with ``selection: validation``, a stratified part of the training
+    videos held out to choose the checkpoint."""
+    from wtal.data.splits import stratified_split
+
+    if training["selection"] != "validation":
+        return train_set, None
+    _, held = stratified_split(train_set.videos, training["validation_fraction"], training["seed"])
+    held_set = set(held)
+
+    def part(keep: bool) -> Dataset:
+        videos = tuple(v for v in train_set.videos if (v.video_id in held_set) == keep)
+        return type(train_set)(train_set.name, train_set.classes, videos, train_set.quirks)
+
+    return part(False), part(True)
+
+
+def test(result: TrainingResult, test_set: Dataset, config: dict[str, Any], every: bool) -> None:
+    """Evaluate the selected checkpoint (and with ``every``, all snapshots) on the test set."""
+    from wtal.errors import Interrupted
+    from wtal.training.trainer import report_on_test
+
+    try:
+        report = report_on_test(result, test_set, config, every)
+    except KeyboardInterrupt:
+        raise Interrupted(
+            f"interrupted while testing; training is complete ({result.selected}); rerun the "
+            "same command to test"
+        ) from None
+    selected = report["selected"]
+    print(
+        f"test ({selected['selection']}): average mAP {100 * selected['average_mAP']:.2f}, "
+        "mAP@"
+        + " ".join(
+            f"{t:g}:{100 * m:.1f}" for t, m in zip(selected["tiou"], selected["mAP"], strict=True)
+        )
+    )
+    if "test_selected" in report:
+        best = report["test_selected"]["best"]
+        print(
+            f"TEST-SELECTED (optimistic, authors' protocol): average mAP "
+            f"{100 * best['average_mAP']:.2f} at iteration {best['iteration']}"
+        )

@@ -17,14 +17,16 @@ from tqdm import tqdm
 
 from wtal.config import differences
 from wtal.data.dataset import Dataset
-from wtal.errors import WtalError
+from wtal.errors import InputFileError, Interrupted, WtalError
+from wtal.inference.checkpoint import TRAINING_STATE_KEYS, read_checkpoint
 from wtal.inference.run import run_split
 from wtal.models.vlc import SentenceBatch
 from wtal.training.batches import gather_batch, sample_batch
+from wtal.training.preflight import resolve_device
 from wtal.training.schedule import vlc_learning_rate
 from wtal.training.setup import FeatureNorm, build_models, class_sentences, text_assets
 from wtal.training.step import make_optimizers, train_step
-from wtal.utils.files import atomic_open, write_json
+from wtal.utils.files import atomic_open, write_json, write_text
 
 
 class TrainingError(WtalError):
@@ -41,10 +43,9 @@ class TrainingResult:
     collapsed: bool = False
 
 
-def pick_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(name)
+def pick_device(name: str, source: str = "training.device") -> torch.device:
+    """The device ``name`` means; one this machine cannot use is refused naming ``source``."""
+    return resolve_device(name, source)
 
 
 def _sentence_table(
@@ -143,28 +144,89 @@ def _differences(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
     ]
 
 
-def _check_resumable(last: Path, config: dict[str, Any], on_change: str) -> None:
+def _discard_run(checkpoints: Path) -> None:
+    """What ``--restart-on-change`` deletes: the run's checkpoints and its metrics log."""
+    for stale in checkpoints.glob("*.pt"):
+        stale.unlink()
+    (checkpoints.parent / "metrics.jsonl").unlink(missing_ok=True)
+
+
+def _resume_state(last: Path, config: dict[str, Any], on_change: str) -> dict[str, Any] | None:
+    """The training state in ``last`` to resume from (read on the CPU), or None to start
+    afresh. An unreadable ``last.pt`` or one with other settings stops the run, unless
+    ``on_change="restart"``, which discards the run."""
     if not last.exists():
-        return
+        return None
     try:
-        old = torch.load(last, map_location="cpu", weights_only=True)["config"]
-    except Exception as exc:  # an unreadable checkpoint cannot be resumed either
-        raise TrainingError(f"{last}: cannot be read to resume ({exc})") from None
-    changed = _differences(old, config)
+        state = read_checkpoint(last, "cpu", TRAINING_STATE_KEYS)
+    except InputFileError as exc:
+        if on_change == "restart":
+            warnings.warn(f"{exc}: discarding the run, starting afresh", stacklevel=3)
+            _discard_run(last.parent)
+            return None
+        raise TrainingError(
+            f"{last}: cannot resume from it, {exc.problem}; to train afresh, delete it or "
+            "rerun with --restart-on-change (which deletes this run's checkpoints and "
+            "metrics log)"
+        ) from None
+    changed = _differences(state["config"], config)
     if not changed:
-        return
+        return state
     if on_change == "restart":
         warnings.warn(
             f"{last.parent}: settings changed ({'; '.join(changed[:5])}): starting afresh",
             stacklevel=3,
         )
-        for stale in last.parent.glob("*.pt"):
-            stale.unlink()
-        (last.parent.parent / "metrics.jsonl").unlink(missing_ok=True)
-        return
+        _discard_run(last.parent)
+        return None
     raise TrainingError(
         f"{last}: holds a run with other settings ({'; '.join(changed[:5])}); use another "
         "output folder, or --restart-on-change to discard it"
+    )
+
+
+def _trim_log(log_path: Path, iteration: int) -> None:
+    """Drop what was logged after the checkpoint resumed from, and any line a kill cut short."""
+    keep = []
+    for line in log_path.read_text(encoding="utf-8").splitlines():
+        try:
+            row = json.loads(line)
+        except json.JSONDecodeError:
+            continue
+        if isinstance(row, dict) and row.get("iteration", iteration + 1) <= iteration:
+            keep.append(line)
+    write_text(log_path, "".join(line + "\n" for line in keep))
+
+
+def _collapse_message(training: dict[str, Any], attention: float, iteration: int) -> str:
+    return (
+        f"attention collapse: mean att_m < {training['collapse_threshold']} for 20 "
+        f"iterations (now {attention:.4f} at iteration {iteration}); no proposal will pass "
+        "the thresholds. Try features.normalize: standardize or a larger model.temperature "
+        "(METHOD 8)"
+    )
+
+
+def _interrupted(iteration: int, saved: int | None, last: Path, first: int) -> Interrupted:
+    if saved is None:
+        return Interrupted(
+            f"interrupted at iteration {iteration}, before the first checkpoint (iteration "
+            f"{first}); rerun the same command to start again"
+        )
+    return Interrupted(
+        f"interrupted at iteration {iteration}; the last checkpoint (iteration {saved}, "
+        f"{last}) is kept; rerun the same command to resume"
+    )
+
+
+def _stopped(exc: FloatingPointError, saved: int | None, last: Path) -> TrainingError:
+    if saved is None:
+        return TrainingError(
+            f"{exc}; training stopped before its first checkpoint, so there is nothing to "
+            "resume (do the features hold NaN or Inf values?)"
+        )
+    return TrainingError(
+        f"{exc}; training stopped, the last good checkpoint is {last} (iteration {saved})"
     )
 
 
@@ -186,7 +248,7 @@ def train(
     out = Path(output)
     checkpoints = out / "checkpoints"
     checkpoints.mkdir(parents=True, exist_ok=True)
-    _check_resumable(checkpoints / "last.pt", config, on_config_change)
+    resumed = _resume_state(checkpoints / "last.pt", config, on_config_change)
     training, model_spec = config["training"], config["model"]
     device = pick_device(training["device"])
     torch.manual_seed(training["seed"])
@@ -229,22 +291,23 @@ def train(
     best: dict[str, Any] | None = None
     history: list[dict[str, Any]] = []
     last = checkpoints / "last.pt"
-    if last.exists():
-        state = torch.load(last, map_location=device, weights_only=True)
-        tsm.load_state_dict(state["tsm"])
-        if vlc is not None:
-            vlc.load_state_dict(state["vlc"])
-        optimizers.load_state_dict(state["optimizers"])
-        rng.bit_generator.state = state["rng"]["numpy"]
-        torch.set_rng_state(state["rng"]["torch"])
-        start, best, history = state["iteration"], state["best"], state["validation"]
-        if log_path.exists():  # drop what was logged after the checkpoint
-            keep = [
-                line
-                for line in log_path.read_text().splitlines()
-                if line.strip() and json.loads(line)["iteration"] <= start
-            ]
-            log_path.write_text("".join(line + "\n" for line in keep))
+    if resumed is not None:
+        try:
+            tsm.load_state_dict(resumed["tsm"])
+            if vlc is not None:
+                vlc.load_state_dict(resumed["vlc"])
+            optimizers.load_state_dict(resumed["optimizers"])
+            rng.bit_generator.state = resumed["rng"]["numpy"]
+            torch.set_rng_state(resumed["rng"]["torch"])
+        except (RuntimeError, ValueError, KeyError, TypeError) as exc:
+            detail = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+            raise TrainingError(
+                f"{last}: its training state does not fit this data and config ({detail}); "
+                "use another output folder, or delete it to train afresh"
+            ) from None
+        start, best, history = resumed["iteration"], resumed["best"], resumed["validation"]
+        if log_path.exists():
+            _trim_log(log_path, start)
     elif log_path.exists():
         log_path.unlink()
 
@@ -281,101 +344,114 @@ def train(
     bar = tqdm(total=total, initial=start, desc="train", disable=not progress, dynamic_ncols=True)
     low_attention = 0
     collapsed = False
-    with open(log_path, "a", encoding="utf-8") as log:
-        for iteration in range(start + 1, end + 1):
-            lr = vlc_learning_rate(iteration, training["vlc_lr"], training["vlc_warmup"])
-            for optimizer in (optimizers.reconstructor, optimizers.attention):
-                if optimizer is not None:
-                    for group in optimizer.param_groups:
-                        group["lr"] = lr
-            batch = sample_batch(
-                labels, rng, training["similar_classes"], training["random_videos"]
-            )
-            x = torch.from_numpy(gather_batch(features, batch, training["max_seqlen"], rng)).to(
-                device
-            )
-            y = torch.from_numpy(labels[batch]).to(device)
-            sentences = SentenceBatch(
-                torch.from_numpy(ids[batch]).to(device),
-                torch.from_numpy(lengths[batch]).to(device),
-                torch.from_numpy(key[batch]).to(device),
-            )
-            try:
-                values = train_step(tsm, vlc, optimizers, x, y, sentences, config, rng, iteration)
-            except FloatingPointError as exc:
-                bar.close()
-                raise TrainingError(
-                    f"{exc}; training stopped, the last good checkpoint is {last}"
-                ) from None
-            low_attention = (
-                low_attention + 1
-                if values["attention_mean"] < training["collapse_threshold"]
-                else 0
-            )
-            if low_attention == 20 and not collapsed:
-                collapsed = True
-                warnings.warn(
-                    f"attention collapse: mean att_m < {training['collapse_threshold']} for 20 "
-                    f"iterations (now {values['attention_mean']:.4f} at iteration {iteration}); "
-                    "no proposal will pass the thresholds. Try features.normalize: standardize "
-                    "or a larger model.temperature (METHOD 8)",
-                    stacklevel=2,
+    saved: int | None = start if resumed is not None else None  # iteration in last.pt
+    iteration = start + 1
+    try:
+        with open(log_path, "a", encoding="utf-8") as log:
+            for iteration in range(start + 1, end + 1):
+                lr = vlc_learning_rate(iteration, training["vlc_lr"], training["vlc_warmup"])
+                for optimizer in (optimizers.reconstructor, optimizers.attention):
+                    if optimizer is not None:
+                        for group in optimizer.param_groups:
+                            group["lr"] = lr
+                batch = sample_batch(
+                    labels, rng, training["similar_classes"], training["random_videos"]
                 )
-                log.write(
-                    json.dumps({"iteration": iteration, "event": "attention_collapse"}) + "\n"
+                x = torch.from_numpy(gather_batch(features, batch, training["max_seqlen"], rng)).to(
+                    device
                 )
-            if iteration % training["log_every"] == 0 or iteration == end:
-                log.write(
-                    json.dumps({"iteration": iteration, "lr_vlc": lr, "losses": values}) + "\n"
+                y = torch.from_numpy(labels[batch]).to(device)
+                sentences = SentenceBatch(
+                    torch.from_numpy(ids[batch]).to(device),
+                    torch.from_numpy(lengths[batch]).to(device),
+                    torch.from_numpy(key[batch]).to(device),
                 )
-                log.flush()
-                bar.set_postfix(mil=f"{values['mil']:.3f}", att=f"{values['attention_mean']:.2f}")
-            bar.update(1)
-            if iteration % training["checkpoint_every"] == 0 or iteration == total:
-                record: dict[str, Any] = {"iteration": iteration}
-                if training["selection"] == "validation" and validation_set is not None:
-                    result = evaluate_split(tsm, validation_set, norm, config, device)
-                    metrics = result["metrics"]
-                    record["validation"] = {
-                        "average_mAP": metrics.average_map,
-                        "mAP": [float(m) for m in metrics.map],
-                        "classification_mAP": metrics.classification_map,
-                    }
-                    history.append(record)
-                    if best is None or metrics.average_map > best["average_mAP"]:
-                        best = {"iteration": iteration, "average_mAP": metrics.average_map}
-                        save_checkpoint(checkpoints / "best.pt", model_payload(iteration))
-                    log.write(json.dumps(record) + "\n")
+                try:
+                    values = train_step(
+                        tsm, vlc, optimizers, x, y, sentences, config, rng, iteration
+                    )
+                except FloatingPointError as exc:
+                    raise _stopped(exc, saved, last) from None
+                low_attention = (
+                    low_attention + 1
+                    if values["attention_mean"] < training["collapse_threshold"]
+                    else 0
+                )
+                if low_attention == 20 and not collapsed:
+                    collapsed = True
+                    warnings.warn(
+                        _collapse_message(training, values["attention_mean"], iteration),
+                        stacklevel=2,
+                    )
+                    log.write(
+                        json.dumps({"iteration": iteration, "event": "attention_collapse"}) + "\n"
+                    )
+                if iteration % training["log_every"] == 0 or iteration == end:
+                    log.write(
+                        json.dumps({"iteration": iteration, "lr_vlc": lr, "losses": values}) + "\n"
+                    )
                     log.flush()
-                if training["keep_snapshots"]:
-                    snapshot = checkpoints / f"iter_{iteration:06d}.pt"
-                    save_checkpoint(snapshot, model_payload(iteration))
-                save_checkpoint(last, training_state(iteration))
-    bar.close()
-    plot_losses(log_path, out / "losses.png")
-    if training["selection"] == "validation" and best is not None:
-        selected = checkpoints / "best.pt"
-    else:
-        selected = checkpoints / "selected.pt"
-        save_checkpoint(selected, model_payload(end))
-    summary = {
-        "selected_checkpoint": selected.name,
-        "selection": training["selection"]
-        if best is not None or training["selection"] == "last"
-        else "last",
-        "best": best,
-        "validation": history,
-        "iterations_done": end,
-        "attention_collapse": collapsed,
-        "train_videos": len(usable),
-        "validation_videos": len(validation_set.videos) if validation_set is not None else 0,
-        "seed": training["seed"],
-        "device": str(device),
-        "word_vectors": text.source,
-        "versions": {"torch": torch.__version__, "numpy": np.__version__},
-        "config": config,
-    }
-    write_json(out / "training.json", summary)
+                    bar.set_postfix(
+                        mil=f"{values['mil']:.3f}", att=f"{values['attention_mean']:.2f}"
+                    )
+                bar.update(1)
+                if iteration % training["checkpoint_every"] == 0 or iteration == total:
+                    record: dict[str, Any] = {"iteration": iteration}
+                    if training["selection"] == "validation" and validation_set is not None:
+                        result = evaluate_split(tsm, validation_set, norm, config, device)
+                        metrics = result["metrics"]
+                        record["validation"] = {
+                            "average_mAP": metrics.average_map,
+                            "mAP": [float(m) for m in metrics.map],
+                            "classification_mAP": metrics.classification_map,
+                        }
+                        history.append(record)
+                        if best is None or metrics.average_map > best["average_mAP"]:
+                            best = {"iteration": iteration, "average_mAP": metrics.average_map}
+                            save_checkpoint(checkpoints / "best.pt", model_payload(iteration))
+                        log.write(json.dumps(record) + "\n")
+                        log.flush()
+                    if training["keep_snapshots"]:
+                        snapshot = checkpoints / f"iter_{iteration:06d}.pt"
+                        save_checkpoint(snapshot, model_payload(iteration))
+                    save_checkpoint(last, training_state(iteration))
+                    saved = iteration
+    except KeyboardInterrupt:
+        raise _interrupted(
+            iteration, saved, last, min(training["checkpoint_every"], total)
+        ) from None
+    finally:
+        bar.close()
+    try:
+        plot_losses(log_path, out / "losses.png")
+        if training["selection"] == "validation" and best is not None:
+            selected = checkpoints / "best.pt"
+        else:
+            selected = checkpoints / "selected.pt"
+            save_checkpoint(selected, model_payload(end))
+        summary = {
+            "selected_checkpoint": selected.name,
+            "selection": training["selection"]
+            if best is not None or training["selection"] == "last"
+            else "last",
+            "best": best,
+            "validation": history,
+            "iterations_done": end,
+            "attention_collapse": collapsed,
+            "train_videos": len(usable),
+            "validation_videos": len(validation_set.videos) if validation_set is not None else 0,
+            "seed": training["seed"],
+            "device": str(device),
+            "word_vectors": text.source,
+            "versions": {"torch": torch.__version__, "numpy": np.__version__},
+            "config": config,
+        }
+        write_json(out / "training.json", summary)
+    except KeyboardInterrupt:
+        raise Interrupted(
+            f"interrupted after iteration {end}, while writing the run's outputs; the last "
+            f"checkpoint (iteration {saved}, {last}) is kept; rerun the same command to finish"
+        ) from None
     return TrainingResult(out, selected, summary["selection"], end, history, collapsed)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -35,8 +36,11 @@ def test_same_seed_same_model_and_resume_is_bit_identical(data, tmp_path):
     a, b = state(whole.output / "checkpoints/last.pt"), state(again.output / "checkpoints/last.pt")
     assert same_weights(a["tsm"], b["tsm"]) and same_weights(a["vlc"], b["vlc"])
 
-    # Interrupted after iteration 3 (last checkpoint at 2), then resumed to the end.
+    # Interrupted after iteration 3 (last checkpoint at 2), then resumed to the end; the kill
+    # also cut the log's last line short.
     train(config, train_set, validation, tmp_path / "resumed", progress=False, stop_after=3)
+    with open(tmp_path / "resumed" / "metrics.jsonl", "a") as log:
+        log.write('{"iteration": 4, "lr_vlc": 0.0')
     resumed = train(config, train_set, validation, tmp_path / "resumed", progress=False)
     c = state(resumed.output / "checkpoints/last.pt")
     assert c["iteration"] == 6
@@ -128,12 +132,25 @@ def test_non_finite_loss_stops_with_its_name_and_keeps_the_last_good_checkpoint(
     broken = [v for v in train_set.videos]
     poisoned = broken[0].features.copy()
     poisoned[:] = np.inf
-    from dataclasses import replace
-
     videos = tuple(replace(v, features=poisoned) for v in broken)
-    with pytest.raises(TrainingError, match=r"loss '\w+' became (nan|inf).*last good checkpoint"):
+    with pytest.raises(
+        TrainingError, match=r"loss '\w+' became (nan|inf).*last good checkpoint.*iteration 2"
+    ):
         train(config, Dataset("toy", train_set.classes, videos), None, tmp_path, progress=False)
     assert state(tmp_path / "checkpoints/last.pt")["iteration"] == 2
+
+
+def test_a_non_finite_loss_before_any_checkpoint_names_no_missing_file(data, tmp_path):
+    train_set, _ = data
+    poisoned = tuple(
+        replace(v, features=np.full_like(v.features, np.nan)) for v in train_set.videos
+    )
+    config = toy_config(training={"selection": "last", "checkpoint_every": 2})
+    with pytest.raises(TrainingError) as error:
+        train(config, Dataset("toy", train_set.classes, poisoned), None, tmp_path, progress=False)
+    message = str(error.value)
+    assert "at iteration 1" in message and "before its first checkpoint" in message
+    assert "last.pt" not in message and not (tmp_path / "checkpoints" / "last.pt").exists()
 
 
 @pytest.mark.parametrize(
