@@ -5,6 +5,7 @@ says how to recover (and the advice works)."""
 
 from __future__ import annotations
 
+import json
 import random
 import re
 import shutil
@@ -239,3 +240,32 @@ def test_a_last_checkpoint_of_the_wrong_structure_is_named(
     torch.save(content, last)
     result = run_cli("train", "--config", str(config), "--output", str(out))
     one_line_error(result, str(last), f"not a wtal checkpoint ({problem}")
+
+
+def test_a_test_subset_without_instances_is_refused_before_training(data, tmp_path):
+    # Its mAP is undefined: a day of training must not end in "average mAP n/a" (or a crash).
+    annotations = json.loads((data / "annotations.json").read_text())
+    for entry in annotations["database"].values():
+        if entry["subset"] == "test":
+            entry["annotations"] = []
+    stripped = tmp_path / "annotations.json"
+    stripped.write_text(json.dumps(annotations))
+    config = write_config(tmp_path, data, dataset={"annotations": str(stripped)})
+    out = tmp_path / "run"
+    result = run_cli("train", "--config", str(config), "--output", str(out), "--test")
+    one_line_error(result, "dataset.test_subset 'test'", "has annotated instances", "undefined")
+    assert not out.exists()
+
+
+def test_a_held_out_part_without_instances_is_refused_before_training(data, tmp_path):
+    annotations = json.loads((data / "annotations.json").read_text())
+    for entry in annotations["database"].values():
+        if entry["subset"] == "validation":  # the training subset: weak labels kept
+            entry["annotations"] = []
+    stripped = tmp_path / "annotations.json"
+    stripped.write_text(json.dumps(annotations))
+    config = write_config(
+        tmp_path, data, dataset={"annotations": str(stripped)}, training={"selection": "validation"}
+    )
+    result = run_cli("train", "--config", str(config), "--output", str(tmp_path / "run"))
+    one_line_error(result, "training.selection: validation", "undefined", "selection: last")

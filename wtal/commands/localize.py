@@ -43,7 +43,7 @@ def run(args: argparse.Namespace) -> int:
     from wtal.training.trainer import pick_device
 
     videos = unique_videos(find_videos(args.videos), Path(args.output) / "features")
-    device = pick_device(args.device or "auto")
+    device = pick_device(args.device or "auto", "--device")
     loaded = load_model(args.checkpoint, device)
     overrides = {
         "flow_preset": args.flow_preset,

@@ -65,6 +65,7 @@ class Inputs:
 
 
 def run(args: argparse.Namespace) -> int:
+    from wtal.evaluation.metrics import percent
     from wtal.training.trainer import train
 
     inputs = prepare(args)
@@ -81,7 +82,7 @@ def run(args: argparse.Namespace) -> int:
     print(f"trained {result.iterations} iterations -> {result.selected} ({summary['selection']})")
     if summary["best"]:
         print(
-            f"best validation average mAP {100 * summary['best']['average_mAP']:.2f} "
+            f"best validation average mAP {percent(summary['best']['average_mAP'])} "
             f"at iteration {summary['best']['iteration']}"
         )
     if inputs.test_set is not None:
@@ -95,6 +96,7 @@ def prepare(args: argparse.Namespace) -> Inputs:
     from wtal.config import load_config, merge, parse_assignments
     from wtal.data.open import open_dataset
     from wtal.training.preflight import (
+        check_annotated,
         check_at_least,
         check_output_folder,
         check_subset,
@@ -128,7 +130,16 @@ def prepare(args: argparse.Namespace) -> Inputs:
         test_set = check_subset(
             dataset, spec["test_subset"], "dataset.test_subset", args.config, flag
         )
+        check_annotated(test_set, spec["test_subset"], "dataset.test_subset", args.config, flag)
     train_set, validation = split_validation(train_set, config["training"])
+    if validation is not None:
+        check_annotated(
+            validation,
+            f"{spec['train_subset']}, the held-out part",
+            "training.selection: validation",
+            args.config,
+            "choosing the checkpoint (or use training.selection: last)",
+        )
     return Inputs(config, output, train_set, validation, test_set)
 
 
@@ -154,6 +165,7 @@ def split_validation(
 def test(result: TrainingResult, test_set: Dataset, config: dict[str, Any], every: bool) -> None:
     """Evaluate the selected checkpoint (and with ``every``, all snapshots) on the test set."""
     from wtal.errors import Interrupted
+    from wtal.evaluation.metrics import percent
     from wtal.training.trainer import report_on_test
 
     try:
@@ -165,15 +177,15 @@ def test(result: TrainingResult, test_set: Dataset, config: dict[str, Any], ever
         ) from None
     selected = report["selected"]
     print(
-        f"test ({selected['selection']}): average mAP {100 * selected['average_mAP']:.2f}, "
+        f"test ({selected['selection']}): average mAP {percent(selected['average_mAP'])}, "
         "mAP@"
         + " ".join(
-            f"{t:g}:{100 * m:.1f}" for t, m in zip(selected["tiou"], selected["mAP"], strict=True)
+            f"{t:g}:{percent(m, 1)}" for t, m in zip(selected["tiou"], selected["mAP"], strict=True)
         )
     )
-    if "test_selected" in report:
-        best = report["test_selected"]["best"]
+    best = report.get("test_selected", {}).get("best")
+    if best is not None:
         print(
             f"TEST-SELECTED (optimistic, authors' protocol): average mAP "
-            f"{100 * best['average_mAP']:.2f} at iteration {best['iteration']}"
+            f"{percent(best['average_mAP'])} at iteration {best['iteration']}"
         )

@@ -102,11 +102,11 @@ def _defined(value: float) -> float | None:
     return None if math.isnan(value) else float(value)
 
 
-def percent(value: float | None) -> str:
-    """A metric in % with two decimals, or "n/a" where it is undefined (None or NaN)."""
+def percent(value: float | None, digits: int = 2) -> str:
+    """A metric in % with ``digits`` decimals, or "n/a" where it is undefined (None or NaN)."""
     if value is None or math.isnan(value):
         return "n/a"
-    return f"{100 * value:.2f}"
+    return f"{100 * value:.{digits}f}"
 
 
 def _classification(

@@ -89,6 +89,8 @@ def structure_problem(state: Any, keys: dict[str, type | tuple[type, ...]]) -> s
     wrong = [key for key, kind in keys.items() if not _is(state[key], kind)]
     if wrong:
         return "; ".join(f"'{k}' is a {type(state[k]).__name__}" for k in wrong)
+    if "tsm" not in keys:  # only some entries asked for (e.g. the config): no model checks
+        return None
     model = state["config"].get("model")
     if not isinstance(model, dict) or any(k not in model for k in MODEL_SETTINGS):
         return "its config has no model section with " + _words(MODEL_SETTINGS)

@@ -52,12 +52,12 @@ def _without_seed(config: dict[str, Any]) -> dict[str, Any]:
 
 def _checkpoint_config(folder: Path, summary: dict[str, Any]) -> dict[str, Any]:
     """Runs from before training.json recorded the config: read it from the checkpoint."""
-    import torch
+    from wtal.inference.checkpoint import read_checkpoint
 
     path = folder / "checkpoints" / str(summary.get("selected_checkpoint", "last.pt"))
     try:
-        return torch.load(path, map_location="cpu", weights_only=True)["config"]
-    except (OSError, KeyError, RuntimeError, ValueError) as exc:
+        return read_checkpoint(path, "cpu", {"config": dict})["config"]
+    except (OSError, InputFileError) as exc:
         raise InputFileError(
             folder / "training.json", f"has no 'config' and {path.name} gives none ({exc})"
         ) from None

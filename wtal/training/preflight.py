@@ -83,3 +83,15 @@ def check_subset(
             f"(is dataset.features set?); {why} needs them",
         )
     return subset
+
+
+def check_annotated(
+    split: Dataset, name: str, key: str, source: str | os.PathLike[str], why: str
+) -> None:
+    """Refuse a split without ground-truth instances: its mAP would be undefined."""
+    if not any(len(v.segments) for v in split.videos):
+        raise InputFileError(
+            source,
+            f"{key} {name!r}: none of its {len(split.videos)} videos has annotated instances, "
+            f"so its mAP is undefined; {why} needs them",
+        )

@@ -399,15 +399,16 @@ def train(
                     record: dict[str, Any] = {"iteration": iteration}
                     if training["selection"] == "validation" and validation_set is not None:
                         result = evaluate_split(tsm, validation_set, norm, config, device)
-                        metrics = result["metrics"]
+                        metrics = result["metrics"].to_dict()  # undefined mAP: None
                         record["validation"] = {
-                            "average_mAP": metrics.average_map,
-                            "mAP": [float(m) for m in metrics.map],
-                            "classification_mAP": metrics.classification_map,
+                            "average_mAP": metrics["average_mAP"],
+                            "mAP": metrics["mAP"],
+                            "classification_mAP": metrics.get("classification_mAP"),
                         }
                         history.append(record)
-                        if best is None or metrics.average_map > best["average_mAP"]:
-                            best = {"iteration": iteration, "average_mAP": metrics.average_map}
+                        average = metrics["average_mAP"]
+                        if average is not None and (best is None or average > best["average_mAP"]):
+                            best = {"iteration": iteration, "average_mAP": average}
                             save_checkpoint(checkpoints / "best.pt", model_payload(iteration))
                         log.write(json.dumps(record) + "\n")
                         log.flush()
@@ -498,7 +499,8 @@ def report_on_test(
                     "mAP": metrics["mAP"],
                 }
             )
-        best = max(rows, key=lambda r: r["average_mAP"])
+        defined = [r for r in rows if r["average_mAP"] is not None]
+        best = max(defined, key=lambda r: r["average_mAP"]) if defined else None
         report["test_selected"] = {
             "selection": "TEST-SELECTED: the best of every checkpoint on the test set itself "
             "(the authors' code did this; optimistic, not a clean result)",

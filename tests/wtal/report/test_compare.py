@@ -108,6 +108,17 @@ def test_runs_without_a_recorded_config_read_it_from_their_checkpoint(tmp_path):
     assert old.setting == new.setting and old.seed == 4
 
 
+def test_a_damaged_fallback_checkpoint_is_one_clear_error(tmp_path):
+    folder = write_run(tmp_path / "old", 4, 0.5, with_config=False)
+    checkpoint = folder / "checkpoints" / "best.pt"
+    checkpoint.write_bytes(checkpoint.read_bytes()[:40])  # truncated
+    with pytest.raises(InputFileError, match=r"training\.json: has no 'config'.*not a wtal ch"):
+        read_run(folder)
+    torch.save(["not", "a", "dict"], checkpoint)
+    with pytest.raises(InputFileError, match=r"has no 'config'.*holds a list"):
+        read_run(folder)
+
+
 def test_errors_name_the_run(runs, tmp_path):
     other = write_run(tmp_path / "other", 7, 0.5, protocol={**PROTOCOL, "units": "segments"})
     with pytest.raises(InputFileError, match=r"other/test_metrics\.json.*another protocol"):
