@@ -202,3 +202,21 @@ def test_describe_os_error_drops_the_errno_prefix():
 
     exc = OSError(errno.ENOSPC, "No space left on device", "/data/out/rgb.npy")
     assert describe_os_error(exc) == "/data/out/rgb.npy: no space left on device"
+
+
+def test_an_ambiguous_file_that_is_not_utf8_or_is_a_folder_is_named(tmp_path):
+    gt, pred = gt_and_predictions(tmp_path)
+    latin = tmp_path / "Ambiguous_test.txt"
+    latin.write_bytes("v2 50 55 # d\xe9but\n".encode("latin-1"))
+    for bad, problem in ((latin, "not UTF-8 text"), (tmp_path, "is a directory")):
+        result = run_cli(
+            "evaluate",
+            "--ground-truth",
+            str(gt),
+            "--predictions",
+            str(pred),
+            "--ambiguous",
+            str(bad),
+        )
+        assert result.returncode == 1 and "Traceback" not in result.stderr
+        assert f"{bad}: {problem}" in result.stderr, result.stderr

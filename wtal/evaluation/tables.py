@@ -14,13 +14,12 @@ from __future__ import annotations
 import math
 import os
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from wtal.errors import InputFileError
-from wtal.utils.files import read_json
+from wtal.utils.files import read_json, read_text
 
 
 @dataclass(frozen=True)
@@ -252,10 +251,7 @@ def load_predictions(path: str | os.PathLike[str]) -> Predictions:
 def load_ambiguous_file(path: str | os.PathLike[str]) -> dict[str, np.ndarray]:
     """Read a THUMOS14 ``Ambiguous_test.txt`` (``video start end`` per line, seconds)."""
     intervals: dict[str, list[tuple[float, float]]] = {}
-    try:
-        lines = Path(path).read_text(encoding="utf-8").splitlines()
-    except FileNotFoundError:
-        raise InputFileError(path, "file not found") from None
+    lines = read_text(path).splitlines()
     for number, line in enumerate(lines, start=1):
         parts = line.split()
         if not parts:

@@ -118,3 +118,17 @@ def read_json(path: str | os.PathLike[str]) -> Any:
         raise InputFileError(path, "JSON nested too deeply to read") from None
     except OSError as exc:
         raise InputFileError(path, f"cannot be read ({exc.strerror or exc})") from None
+
+
+def read_text(path: str | os.PathLike[str]) -> str:
+    """A UTF-8 text file; a missing file, a folder or other bytes are an error naming it."""
+    try:
+        return Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise InputFileError(path, "file not found") from None
+    except IsADirectoryError:
+        raise InputFileError(path, "is a directory, not a text file") from None
+    except UnicodeDecodeError as exc:
+        raise InputFileError(path, f"not UTF-8 text (byte {exc.start})") from None
+    except OSError as exc:
+        raise InputFileError(path, f"cannot be read ({exc.strerror or exc})") from None
