@@ -159,9 +159,17 @@ def extract_videos(
         for index, (video, fingerprint) in enumerate(todo, start=1):
             stage = f"during {video}"
             _extract_one(
-                video, fingerprint, output, models, settings, result, progress, flow_paths,
-                (index, len(todo)), notify,
-            )  # fmt: skip
+                video,
+                fingerprint,
+                output,
+                models,
+                settings,
+                result,
+                progress,
+                flow_paths,
+                (index, len(todo)),
+                notify,
+            )
     except KeyboardInterrupt:
         done = len(result.folders) + len(result.failed)
         raise Interrupted(

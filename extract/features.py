@@ -37,7 +37,6 @@ from extract.i3d import for_inference
 from extract.identity import (
     differences,
     feature_identity,
-    naming,
     read_sidecar,
     sidecar_path,
     stale_cache,
@@ -212,8 +211,7 @@ def extract_video(
     source = video_source(video)
     flow_id, identity = expected_identity(video, settings, weights, fingerprint)
     # An older meta.json would mark this folder complete while its files are being replaced.
-    with naming(folder / "meta.json"):
-        (folder / "meta.json").unlink(missing_ok=True)
+    (folder / "meta.json").unlink(missing_ok=True)
     segments = info.frames // SEGMENT_FRAMES
     timings: dict[str, float] = {}
     notes = []
@@ -276,9 +274,8 @@ def extract_video(
             tick("i3d-flow", segments),
         )
         timings["flow_i3d_s"] = time.perf_counter() - t0
-    for name, array in (("rgb.npy", rgb), ("flow.npy", flow)):
-        with naming(folder / name):
-            write_npy(folder / name, array)
+    write_npy(folder / "rgb.npy", rgb)
+    write_npy(folder / "flow.npy", flow)
     if not settings.keep_flow and not external_flow:
         flow_path.unlink(missing_ok=True)
         sidecar_path(flow_path).unlink(missing_ok=True)
@@ -311,8 +308,6 @@ def extract_video(
             "first layer: the flow network was never trained on flow"
         )
     # Timings live apart so that the same input always gives byte-identical outputs.
-    with naming(folder / "timings.json"):
-        write_json(folder / "timings.json", {**timings, "total_s": time.perf_counter() - started})
-    with naming(folder / "meta.json"):
-        write_json(folder / "meta.json", meta)  # written last: its presence marks completion
+    write_json(folder / "timings.json", {**timings, "total_s": time.perf_counter() - started})
+    write_json(folder / "meta.json", meta)  # written last: its presence marks completion
     return folder

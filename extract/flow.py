@@ -31,14 +31,13 @@ import numpy as np
 
 from extract.identity import (
     flow_identity,
-    naming,
     sidecar_path,
     video_fingerprint,
     video_source,
     write_sidecar,
 )
 from extract.video import VideoInfo, iter_frames, resized_size
-from wtal.utils.files import write_json
+from wtal.utils.files import naming, write_json
 
 BOUND = 20.0
 
@@ -204,8 +203,7 @@ def compute_flow(
                     sink.flush()
                     os.fsync(sink.fileno())
                     done = first_field + len(fields)
-                    with naming(record):
-                        write_json(record, {"identity": identity, "done": done, "offset": offset})
+                    write_json(record, {"identity": identity, "done": done, "offset": offset})
                     if progress is not None:
                         progress(len(fields))
                 carry = gray[-1]

@@ -15,10 +15,9 @@ both end MiB unchanged would go unnoticed.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -170,15 +169,3 @@ def stale_cache(cache: str | os.PathLike[str], identity: Mapping[str, Any]) -> s
     if not Path(cache).is_file():
         return None
     return differences(read_sidecar(cache), identity)
-
-
-@contextlib.contextmanager
-def naming(path: str | os.PathLike[str]) -> Iterator[None]:
-    """Give an operating-system error raised without a file name (a write on a full disk)
-    the name of the file being written, so that the message names it."""
-    try:
-        yield
-    except OSError as exc:
-        if exc.filename is not None or exc.errno is None:
-            raise
-        raise OSError(exc.errno, exc.strerror, os.fspath(path)) from exc

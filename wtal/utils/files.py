@@ -60,6 +60,18 @@ def _naming(exc: OSError, target: Path) -> OSError:
     return OSError(exc.errno, exc.strerror, os.fspath(target))
 
 
+@contextlib.contextmanager
+def naming(path: str | os.PathLike[str]) -> Iterator[None]:
+    """Give an operating-system error raised without a file name (a ``write`` or ``fsync``
+    on a full disk) the name of ``path``, so that the message names it."""
+    try:
+        yield
+    except OSError as exc:
+        if exc.filename is not None:
+            raise
+        raise _naming(exc, Path(path)) from exc
+
+
 def write_json(path: str | os.PathLike[str], data: Any, indent: int | None = 1) -> None:
     """Write ``data`` as JSON atomically (NaN is refused: it is not JSON)."""
     with atomic_open(path, "w") as handle:
