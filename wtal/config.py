@@ -137,7 +137,7 @@ def read_config_file(
     except yaml.YAMLError as exc:
         raise ConfigError(file, f"not valid YAML ({exc})") from None
     if not isinstance(data, dict):
-        return data
+        raise ConfigError(file, f"must hold sections (a mapping), not a {type(data).__name__}")
     return resolve_paths(data, file.parent, schema or load_schema())
 
 
@@ -150,7 +150,7 @@ def load_config(
     paths from the current folder."""
     spec = load_schema(schema)
     data = read_config_file(path, spec)
-    if overrides and isinstance(data, dict):
+    if overrides:
         data = merge(data, resolve_paths(overrides, Path.cwd(), spec))
     return validate_config(data, path, schema, overrides)
 

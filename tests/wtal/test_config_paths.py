@@ -8,6 +8,7 @@ import json
 import os
 from pathlib import Path
 
+import pytest
 import yaml
 
 from wtal.cli import main
@@ -123,3 +124,14 @@ def test_infer_from_another_folder_uses_the_checkpoints_absolute_paths(tmp_path,
     assert main(["infer", "--checkpoint", str(checkpoint), "--output", "inf", "--no-progress"]) == 0
     assert (other / "inf" / "metrics.json").is_file()
     assert config_file.is_file()
+
+
+def test_a_config_file_that_is_not_a_mapping_is_named(tmp_path):
+    from wtal.errors import ConfigError
+
+    listed = tmp_path / "list.yaml"
+    listed.write_text("- dataset\n- training\n")
+    for read in (lambda: load_config(listed), lambda: layered_config([listed])):
+        with pytest.raises(ConfigError) as caught:
+            read()
+        assert str(caught.value) == f"{listed}: must hold sections (a mapping), not a list"
