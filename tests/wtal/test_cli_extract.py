@@ -5,6 +5,7 @@ folders without videos, ``--no-progress``, Ctrl-C, and a full disk, each in one 
 from __future__ import annotations
 
 import errno
+import os
 import shutil
 import subprocess
 import sys
@@ -215,10 +216,16 @@ def test_ctrl_c_names_the_video_and_what_is_kept(weights, clips, tmp_path, monke
 
 def test_a_full_disk_stops_the_run_naming_the_file(weights, clips, tmp_path, monkeypatch, capsys):
     written = []
+    real_write_npy = features_module.write_npy
 
-    def disk_full(path, array):
+    def no_space(fd):
+        raise OSError(errno.ENOSPC, "No space left on device")  # as fsync reports it: no name
+
+    def disk_full(path, array):  # the real atomic write, on a disk that is full
         written.append(Path(path))
-        raise OSError(errno.ENOSPC, "No space left on device")  # as a write() raises it
+        with monkeypatch.context() as patch:
+            patch.setattr(os, "fsync", no_space)
+            real_write_npy(path, array)
 
     monkeypatch.setattr(features_module, "write_npy", disk_full)
     videos = [clips / "faster.mp4", clips / "square.mp4"]
