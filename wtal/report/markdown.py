@@ -9,6 +9,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from wtal.evaluation.metrics import percent
 from wtal.utils.files import read_json
 
 #: METHOD.md 7: THUMOS14 test, mAP@0.1..0.7, the authors' test-selected checkpoint.
@@ -28,17 +29,12 @@ def _read(path: str | os.PathLike[str] | None) -> dict[str, Any] | None:
     return read_json(path)
 
 
-def _percent(value: float | None) -> str:
-    """Undefined metrics (null in metrics.json: no ground truth) show as n/a, never 0.00."""
-    return "n/a" if value is None or value != value else f"{100 * value:.2f}"
-
-
 def _metrics_rows(metrics: dict[str, Any]) -> tuple[list[str], list[str]]:
     head = [f"mAP@{t:g}" for t in metrics["tiou"]]
-    row = [_percent(m) for m in metrics["mAP"]]
+    row = [percent(m) for m in metrics["mAP"]]
     averages = metrics.get("average_mAP_ranges") or {"all": metrics["average_mAP"]}
     head += [f"avg {k}" for k in averages]
-    row += [_percent(v) for v in averages.values()]
+    row += [percent(v) for v in averages.values()]
     return head, row
 
 
@@ -104,13 +100,13 @@ def build_report(
         "",
     ]
     if metrics.get("classification_mAP") is not None:
-        lines.append(f"- Video classification mAP: {_percent(metrics['classification_mAP'])}%")
+        lines.append(f"- Video classification mAP: {percent(metrics['classification_mAP'])}%")
     rates = metrics.get("foreground_classification")
     if rates:
         lines.append(
             f"- Segment-level foreground (attention >= 0.5): false positive rate "
-            f"{_percent(rates['false_positive_rate'])}%, false negative rate "
-            f"{_percent(rates['false_negative_rate'])}% (paper §4.4 diagnostic)"
+            f"{percent(rates['false_positive_rate'])}%, false negative rate "
+            f"{percent(rates['false_negative_rate'])}% (paper §4.4 diagnostic)"
         )
     lines.append("")
 
