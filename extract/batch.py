@@ -155,7 +155,7 @@ def extract_videos(
         if not todo:
             return result
         stage = "while loading the I3D networks"
-        models = load_models(rgb_weights, flow_weights, weights_cache)
+        models = load_models(rgb_weights, flow_weights, weights_cache, settings.torch_device())
         for index, (video, fingerprint) in enumerate(todo, start=1):
             stage = f"during {video}"
             _extract_one(

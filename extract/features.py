@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from extract.flow import cache_identity, compute_flow, dequantize
+from extract.flow import cache_identity, compute_flow, dequantize, resolve_backend
 from extract.i3d import for_inference
 from extract.identity import (
     differences,
@@ -43,9 +43,11 @@ from extract.identity import (
     video_fingerprint,
     video_source,
 )
+from extract.prefetch import prefetched
 from extract.video import VideoInfo, center_crop, iter_frames, probe, resized_size
 from extract.weights import WeightsInfo, build_i3d
 from wtal.errors import InputFileError
+from wtal.utils.devices import resolve_device
 from wtal.utils.files import write_json, write_npy
 
 SEGMENT_FRAMES = 16
@@ -63,7 +65,23 @@ class ExtractionSettings:
     batch_segments: int = 4
     keep_flow: bool = True
     on_variable_frame_rate: str = "resample"
+    flow_backend: str = "auto"
+    device: str = "auto"
+    autocast: str = "none"
+    flow_batch: int = 16
 
+    def torch_device(self) -> torch.device:
+        """The device ``device`` names (``auto``: CUDA when present); refused when this
+        machine cannot run on it."""
+        return resolve_device(self.device, "extraction device")
+
+    def backend(self) -> str:
+        """The flow implementation these settings mean here: ``opencv`` or ``torch``."""
+        return resolve_backend(self.flow_backend, self.torch_device())
+
+
+#: I3D precisions under autocast (``none``: float32).
+AUTOCAST = {"none": None, "bf16": torch.bfloat16, "fp16": torch.float16}
 
 Models = dict[str, tuple[torch.nn.Module, WeightsInfo]]
 
@@ -72,12 +90,14 @@ def load_models(
     rgb_weights: str | os.PathLike[str] | None = None,
     flow_weights: str | os.PathLike[str] | None = None,
     cache_dir: str | os.PathLike[str] | None = None,
+    device: str | torch.device = "cpu",
 ) -> Models:
-    """Both I3D streams, ready for inference (batch norm folded, channels-last layout)."""
+    """Both I3D streams, ready for inference on ``device`` (batch norm folded, channels-last
+    layout)."""
     models = {}
     for modality in ("rgb", "flow"):
         model, info = build_i3d(modality, rgb_weights, flow_weights, cache_dir)  # type: ignore[arg-type]
-        models[modality] = (for_inference(model), info)
+        models[modality] = (for_inference(model).to(device), info)
     return models
 
 
@@ -114,12 +134,26 @@ def _flow_batches(
     del fields
 
 
-def _run(model: torch.nn.Module, batches: Iterator[np.ndarray], segments: int, tick) -> np.ndarray:
+def _run(
+    model: torch.nn.Module,
+    batches: Iterator[np.ndarray],
+    segments: int,
+    tick: Callable[[int], None],
+    autocast: str = "none",
+) -> np.ndarray:
+    """Features of every batch on the model's device; batches are made on a CPU thread one
+    ahead (decoding overlaps the device), so memory holds two batches whatever the length."""
     out = np.zeros((segments, FEATURE_DIM), dtype=np.float32)
+    device = next(model.parameters()).device
+    precision = AUTOCAST[autocast]
     row = 0
-    with torch.inference_mode():
-        for batch in batches:
-            feats = model.features(torch.from_numpy(batch)).numpy()
+    with (
+        torch.inference_mode(),
+        torch.autocast(device.type, dtype=precision, enabled=precision is not None),
+    ):
+        for batch in prefetched(batches, depth=2):
+            clip = torch.from_numpy(batch).to(device, non_blocking=True)
+            feats = model.features(clip).float().cpu().numpy()
             out[row : row + len(feats)] = feats
             row += len(feats)
             tick(len(feats))
@@ -159,9 +193,13 @@ def expected_identity(
     ``weights``: sha256 per stream (``weights_digests``)."""
     fingerprint = fingerprint or video_fingerprint(video)
     flow = cache_identity(
-        fingerprint, settings.flow_preset, settings.short_side, settings.on_variable_frame_rate
+        fingerprint,
+        settings.flow_preset,
+        settings.short_side,
+        settings.on_variable_frame_rate,
+        settings.backend(),
     )
-    return flow, feature_identity(flow, settings.crop, weights)
+    return flow, feature_identity(flow, settings.crop, weights, settings.autocast)
 
 
 def _check_external_flow(
@@ -233,6 +271,7 @@ def extract_video(
 
         return advance
 
+    flow_backend = settings.backend()
     external_flow = flow_path is not None
     flow_path = Path(flow_path) if external_flow else folder / f"flow_{settings.flow_preset}.npy"
     if external_flow and segments:
@@ -256,6 +295,9 @@ def extract_video(
                 settings.short_side,
                 progress=tick("flow", info.frames),
                 on_variable_frame_rate=settings.on_variable_frame_rate,
+                backend=settings.backend(),
+                device=settings.torch_device(),
+                flow_batch=settings.flow_batch,
             )
         timings["flow_s"] = time.perf_counter() - t0
         t0 = time.perf_counter()
@@ -264,6 +306,7 @@ def extract_video(
             _rgb_batches(info, settings, segments),
             segments,
             tick("rgb", segments),
+            settings.autocast,
         )
         timings["rgb_s"] = time.perf_counter() - t0
         t0 = time.perf_counter()
@@ -272,6 +315,7 @@ def extract_video(
             _flow_batches(flow_path, settings, segments),
             segments,
             tick("i3d-flow", segments),
+            settings.autocast,
         )
         timings["flow_i3d_s"] = time.perf_counter() - t0
     write_npy(folder / "rgb.npy", rgb)
@@ -287,7 +331,11 @@ def extract_video(
         "feature_order": "rgb.npy = I3D RGB stream, flow.npy = I3D flow stream",
         "settings": asdict(settings),
         "flow": {
-            "algorithm": "TV-L1 (OpenCV DualTVL1OpticalFlow)",
+            "algorithm": {
+                "opencv": "TV-L1 (OpenCV DualTVL1OpticalFlow)",
+                "torch": "TV-L1 (extract/tvl1.py, the same algorithm in PyTorch)",
+            }[flow_backend],
+            "backend": flow_backend,
             "preset": settings.flow_preset,
             "bound": 20.0,
             "last_field": "repeats the previous field (N frames give N-1 fields)",
@@ -308,6 +356,13 @@ def extract_video(
             "first layer: the flow network was never trained on flow"
         )
     # Timings live apart so that the same input always gives byte-identical outputs.
-    write_json(folder / "timings.json", {**timings, "total_s": time.perf_counter() - started})
+    write_json(
+        folder / "timings.json",
+        {
+            **timings,
+            "total_s": time.perf_counter() - started,
+            "device": str(settings.torch_device()),
+        },
+    )
     write_json(folder / "meta.json", meta)  # written last: its presence marks completion
     return folder

@@ -1,4 +1,9 @@
-"""TV-L1 optical flow (OpenCV contrib), parallel over frame pairs, cached and resumable.
+"""TV-L1 optical flow, parallel over frame pairs, cached and resumable.
+
+Two implementations of one algorithm (``backend``): ``opencv``, OpenCV contrib's
+DualTVL1OpticalFlow on worker threads (the published protocol), and ``torch``, the same
+algorithm in PyTorch (:mod:`extract.tvl1`), batched over frame pairs on any device; ``auto``
+is torch on CUDA and OpenCV elsewhere (on a CPU, OpenCV is the faster: README).
 
 Field ``k`` is the flow from frame ``k`` to ``k + 1`` on grayscale frames; ``N`` frames give
 ``N - 1`` fields and the last field is repeated so there is one per frame (a one-frame video
@@ -24,7 +29,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import cv2
 import numpy as np
@@ -36,8 +41,12 @@ from extract.identity import (
     video_source,
     write_sidecar,
 )
+from extract.prefetch import prefetched
 from extract.video import VideoInfo, iter_frames, resized_size
 from wtal.utils.files import naming, write_json
+
+if TYPE_CHECKING:  # torch loads only when the torch backend runs: `wtal --help` stays quick
+    import torch
 
 BOUND = 20.0
 
@@ -47,6 +56,7 @@ PRESETS: dict[str, dict[str, Any]] = {
     "standard": {},
     "fast": {"nscales": 3, "warps": 2, "innnerIterations": 15, "outerIterations": 5},
 }
+BACKENDS = ("opencv", "torch", "auto")
 
 
 @dataclass(frozen=True)
@@ -58,6 +68,17 @@ class FlowInfo:
     preset: str
     seconds: float
     resumed_from: int
+    backend: str = "opencv"
+
+
+def resolve_backend(backend: str, device: torch.device) -> str:
+    """The implementation ``backend`` means on ``device``: ``auto`` is torch on CUDA and
+    OpenCV otherwise."""
+    if backend not in BACKENDS:
+        raise ValueError(f"unknown flow backend {backend!r} (choose from {', '.join(BACKENDS)})")
+    if backend == "auto":
+        return "torch" if device.type == "cuda" else "opencv"
+    return backend
 
 
 def create_tvl1(preset: str) -> Any:
@@ -86,18 +107,68 @@ def _gray(frames: np.ndarray) -> list[np.ndarray]:
     return [cv2.cvtColor(f, cv2.COLOR_RGB2GRAY) for f in frames]
 
 
-class _Solver:
-    """One TV-L1 object per worker thread (the OpenCV object is not thread-safe)."""
+class _OpenCVSolver:
+    """Fields of consecutive grey frames on worker threads, one TV-L1 object per thread (the
+    OpenCV object is not thread-safe), each thread one core."""
 
-    def __init__(self, preset: str) -> None:
+    def __init__(self, preset: str, workers: int) -> None:
         self.preset = preset
         self.local = threading.local()
+        self.pool = ThreadPoolExecutor(max(1, workers))
+        self.previous_threads = cv2.getNumThreads()
+        cv2.setNumThreads(1)  # one core per worker; the pool provides the parallelism
 
-    def __call__(self, pair: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
+    def _pair(self, pair: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
         solver = getattr(self.local, "solver", None)
         if solver is None:
             solver = self.local.solver = create_tvl1(self.preset)
         return quantize(solver.calc(pair[0], pair[1], None))
+
+    def __call__(self, gray: list[np.ndarray]) -> list[np.ndarray]:
+        return list(self.pool.map(self._pair, itertools.pairwise(gray)))
+
+    def close(self) -> None:
+        self.pool.shutdown()
+        cv2.setNumThreads(self.previous_threads)
+
+
+def quantize_tensor(flow: torch.Tensor) -> torch.Tensor:
+    """:func:`quantize` on a device: float32 (..., 2) pixels -> uint8 (round half to even,
+    as ``np.rint``)."""
+    import torch
+
+    scaled = (flow.clamp(-BOUND, BOUND) + BOUND) * (255.0 / (2 * BOUND))
+    return torch.round(scaled).to(torch.uint8)
+
+
+class _TorchSolver:
+    """Fields of consecutive grey frames with the PyTorch TV-L1 on ``device``, ``batch``
+    pairs at a time, quantised on the device (only uint8 comes back)."""
+
+    def __init__(self, preset: str, device: torch.device, batch: int) -> None:
+        from extract.tvl1 import TVL1Params, tvl1_flow
+
+        self.params = TVL1Params.from_opencv(PRESETS[preset])
+        self.solve = tvl1_flow
+        self.device = device
+        self.batch = max(1, batch)
+
+    def __call__(self, gray: list[np.ndarray]) -> list[np.ndarray]:
+        import torch
+
+        if len(gray) < 2:
+            return []
+        frames = torch.from_numpy(np.stack(gray)).to(self.device)
+        fields = []
+        with torch.inference_mode():
+            for lo in range(0, len(gray) - 1, self.batch):
+                hi = min(lo + self.batch, len(gray) - 1)
+                flow = self.solve(frames[lo:hi], frames[lo + 1 : hi + 1], self.params)
+                fields.append(quantize_tensor(flow).cpu().numpy())
+        return list(np.concatenate(fields))
+
+    def close(self) -> None:
+        pass
 
 
 def _last_field(
@@ -119,13 +190,19 @@ def _header_and_offset(path: Path, shape: tuple[int, ...]) -> int:
 
 
 def cache_identity(
-    fingerprint: dict[str, Any], preset: str, short_side: int, on_variable_frame_rate: str
+    fingerprint: dict[str, Any],
+    preset: str,
+    short_side: int,
+    on_variable_frame_rate: str,
+    backend: str = "opencv",
 ) -> dict[str, Any]:
     """The identity a flow cache of the video of ``fingerprint`` (``video_fingerprint``)
-    made with these settings records."""
+    made with these settings records; ``backend``: ``opencv`` or ``torch`` (resolved)."""
     if preset not in PRESETS:
         raise ValueError(f"unknown flow preset {preset!r} (choose from {', '.join(PRESETS)})")
-    return flow_identity(fingerprint, short_side, on_variable_frame_rate, preset, PRESETS[preset])
+    return flow_identity(
+        fingerprint, short_side, on_variable_frame_rate, preset, PRESETS[preset], backend
+    )
 
 
 def _resume_point(partial: Path, record: Path, identity: dict[str, Any]) -> tuple[int, int]:
@@ -150,10 +227,23 @@ def compute_flow(
     chunk: int = 32,
     progress: Callable[[int], None] | None = None,
     on_variable_frame_rate: str = "resample",
+    *,
+    backend: str = "opencv",
+    device: str | torch.device = "cpu",
+    flow_batch: int = 16,
 ) -> FlowInfo:
     """TV-L1 flow of every 25 fps frame of ``info`` into ``output`` (resumable), with its
-    identity recorded beside it (``on_variable_frame_rate`` is recorded there)."""
+    identity recorded beside it (``on_variable_frame_rate`` is recorded there).
+    ``backend`` (``opencv``, ``torch``, ``auto``) picks the implementation; ``workers``
+    threads run OpenCV, ``device`` runs torch ``flow_batch`` pairs at a time. Decoding runs on
+    its own thread, a chunk ahead of the flow."""
+    import torch
+
+    device = torch.device(device)
+    backend = resolve_backend(backend, device)
     create_tvl1(preset)  # fail early on a bad preset or a broken OpenCV
+    if backend == "torch":
+        chunk = max(chunk, flow_batch)
     output = Path(output)
     output.parent.mkdir(parents=True, exist_ok=True)
     width, height = resized_size(info.width, info.height, short_side)
@@ -162,7 +252,9 @@ def compute_flow(
     record = output.with_name(output.stem + ".partial.json")
     source = video_source(info.path)
     identity = {
-        **cache_identity(video_fingerprint(info.path), preset, short_side, on_variable_frame_rate),
+        **cache_identity(
+            video_fingerprint(info.path), preset, short_side, on_variable_frame_rate, backend
+        ),
         "shape": list(shape),
     }
     # The record of an older file at this name goes first: never beside a file it did not make.
@@ -174,24 +266,25 @@ def compute_flow(
     frame_bytes = height * width * 2
     resumed_from = done
     started = time.perf_counter()
-    previous_cv_threads = cv2.getNumThreads()
-    cv2.setNumThreads(1)  # one core per worker; the pool provides the parallelism
-    solver = _Solver(preset)
+    solver: _OpenCVSolver | _TorchSolver = (
+        _TorchSolver(preset, device, flow_batch)
+        if backend == "torch"
+        else _OpenCVSolver(preset, workers)
+    )
     try:
-        with (
-            naming(partial),
-            open(partial, "r+b") as sink,
-            ThreadPoolExecutor(max(1, workers)) as pool,
-        ):
+        with naming(partial), open(partial, "r+b") as sink:
             carry: np.ndarray | None = None
-            for lo, frames in iter_frames(info, short_side, chunk, start=done):
-                gray = _gray(frames)
+            chunks = prefetched(
+                (lo, _gray(frames)) for lo, frames in iter_frames(info, short_side, chunk, done)
+            )
+            for lo, gray in chunks:
+                last_chunk = lo + len(gray) == info.frames
                 first_field = lo
                 if carry is not None:  # the pair across the chunk border
                     gray.insert(0, carry)
                     first_field = lo - 1
-                fields = list(pool.map(solver, itertools.pairwise(gray)))
-                if lo + len(frames) == info.frames:  # end of video: repeat the last field
+                fields = solver(gray)
+                if last_chunk:  # end of video: repeat the last field
                     fields.append(
                         fields[-1]
                         if fields
@@ -208,7 +301,7 @@ def compute_flow(
                         progress(len(fields))
                 carry = gray[-1]
     finally:
-        cv2.setNumThreads(previous_cv_threads)
+        solver.close()
     if done != info.frames:
         raise RuntimeError(f"{info.path}: flow stopped at frame {done} of {info.frames}")
     os.replace(partial, output)
@@ -223,4 +316,5 @@ def compute_flow(
         preset=preset,
         seconds=time.perf_counter() - started,
         resumed_from=resumed_from,
+        backend=backend,
     )

@@ -27,8 +27,13 @@ from wtal.utils.files import read_json, write_json
 
 #: Bytes hashed at each end of a video file.
 END_BYTES = 1 << 20
-#: The flow algorithm behind every cache (a change here must invalidate all of them).
-FLOW_BACKEND = "opencv DualTVL1OpticalFlow, clipped to +-20 px, uint8"
+#: The flow implementation behind a cache, per backend (a change here must invalidate the
+#: caches of that backend). The torch TV-L1 is one backend on every device: CPU and CUDA
+#: runs differ only by float rounding.
+FLOW_BACKENDS = {
+    "opencv": "opencv DualTVL1OpticalFlow, clipped to +-20 px, uint8",
+    "torch": "torch TV-L1 (extract/tvl1.py), clipped to +-20 px, uint8",
+}
 TARGET_FPS = 25.0
 
 
@@ -68,8 +73,12 @@ def flow_identity(
     on_variable_frame_rate: str,
     preset: str,
     preset_parameters: Mapping[str, Any],
+    backend: str = "opencv",
 ) -> dict[str, Any]:
-    """Everything a flow cache depends on."""
+    """Everything a flow cache depends on; ``backend``: ``opencv`` or ``torch``."""
+    if backend not in FLOW_BACKENDS:
+        known = ", ".join(FLOW_BACKENDS)
+        raise ValueError(f"unknown flow backend {backend!r} (choose from {known})")
     return {
         "video": dict(video),
         "decode": {
@@ -77,16 +86,24 @@ def flow_identity(
             "short_side": short_side,
             "on_variable_frame_rate": on_variable_frame_rate,
         },
-        "flow": {"backend": FLOW_BACKEND, "preset": preset, "parameters": dict(preset_parameters)},
+        "flow": {
+            "backend": FLOW_BACKENDS[backend],
+            "preset": preset,
+            "parameters": dict(preset_parameters),
+        },
     }
 
 
 def feature_identity(
-    flow: Mapping[str, Any], crop: int, weights: Mapping[str, str]
+    flow: Mapping[str, Any], crop: int, weights: Mapping[str, str], autocast: str = "none"
 ) -> dict[str, Any]:
-    """Everything a feature folder depends on: its flow's identity, the crop, and the sha256
-    of the weights of each stream (``{"rgb": ..., "flow": ...}``)."""
-    return {**flow, "crop": crop, "weights": {k: weights[k] for k in ("rgb", "flow")}}
+    """Everything a feature folder depends on: its flow's identity, the crop, the sha256 of
+    the weights of each stream (``{"rgb": ..., "flow": ...}``) and I3D's autocast precision
+    (recorded only when not float32, so folders made before the option stay current)."""
+    identity = {**flow, "crop": crop, "weights": {k: weights[k] for k in ("rgb", "flow")}}
+    if autocast != "none":
+        identity["autocast"] = autocast
+    return identity
 
 
 _LABELS = {
@@ -101,6 +118,7 @@ _LABELS = {
     ("crop",): "crop",
     ("weights", "rgb"): "RGB weights (sha256)",
     ("weights", "flow"): "flow weights (sha256)",
+    ("autocast",): "I3D autocast",
 }
 
 

@@ -119,3 +119,29 @@ def test_cli_folder_run_survives_a_broken_video_and_resumes(kinetics_cache, tmp_
     again = subprocess.run(command, capture_output=True, text=True, check=False)
     assert again.returncode == 0, again.stderr
     assert "1 of 1 videos already extracted: skipped" in again.stdout
+
+
+def test_bf16_autocast_is_applied_and_stays_close_to_float32():
+    """I3D under bf16 autocast gives float32 features that differ from float32 ones (the
+    autocast is real) by a cosine above 0.999 (random weights, small clips)."""
+    torch.manual_seed(0)
+    model = features_module.for_inference(InceptionI3d(3).eval())
+    rng = np.random.default_rng(0)
+    batches = [rng.uniform(-1, 1, (2, 3, 16, 64, 64)).astype(np.float32) for _ in range(2)]
+    fp32 = features_module._run(model, iter(batches), 4, lambda n: None)
+    bf16 = features_module._run(model, iter(batches), 4, lambda n: None, "bf16")
+    assert bf16.dtype == np.float32 and bf16.shape == (4, 1024)
+    assert not np.array_equal(bf16, fp32)
+    cosine = (bf16 * fp32).sum(1) / np.linalg.norm(bf16, axis=1) / np.linalg.norm(fp32, axis=1)
+    assert cosine.min() > 0.999, cosine
+
+
+def test_features_are_computed_on_the_models_device(random_models, tmp_path):
+    """The settings' device is where I3D runs (CPU here; the CUDA path is the same code)."""
+    clip = moving_square(tmp_path / "clip.mp4", frames=40, fps=25.0, size=(128, 96))
+    settings = ExtractionSettings(short_side=64, crop=56, flow_preset="fast", device="cpu")
+    folder = extract_video(clip, tmp_path / "out", random_models, settings)
+    timings = json.loads((folder / "timings.json").read_text())
+    meta = json.loads((folder / "meta.json").read_text())
+    assert timings["device"] == "cpu"
+    assert meta["flow"]["backend"] == "opencv" and meta["settings"]["device"] == "cpu"

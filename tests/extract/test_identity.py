@@ -15,11 +15,13 @@ import torch
 import extract.features as features_module
 from extract.batch import extract_videos, stale_folder, unique_videos
 from extract.features import ExtractionSettings, expected_identity
-from extract.flow import compute_flow
+from extract.flow import compute_flow, resolve_backend
 from extract.i3d import InceptionI3d
 from extract.identity import (
     END_BYTES,
     differences,
+    feature_identity,
+    flow_identity,
     read_sidecar,
     sidecar_path,
     stale_cache,
@@ -188,3 +190,35 @@ def test_same_stem_refused_and_same_file_kept_once(tmp_path):
     assert str(tmp_path / "out" / "clip") in str(caught.value)
     same = tmp_path / "a" / ".." / "a" / "clip.mp4"
     assert unique_videos([a, same], tmp_path / "out") == [a]
+
+
+def test_caches_made_before_backends_existed_stay_current():
+    """The OpenCV record is the one every existing cache carries: unchanged, so none of
+    them is recomputed because the torch backend was added."""
+    identity = flow_identity({"bytes": 1}, 256, "resample", "standard", {}, "opencv")
+    assert identity["flow"]["backend"] == "opencv DualTVL1OpticalFlow, clipped to +-20 px, uint8"
+    no_autocast = feature_identity(identity, 224, {"rgb": "r", "flow": "f"})
+    assert set(no_autocast) == {"video", "decode", "flow", "crop", "weights"}
+
+
+def test_the_flow_backend_and_the_autocast_are_part_of_the_identity():
+    opencv = flow_identity({"bytes": 1}, 256, "resample", "standard", {}, "opencv")
+    torch_ = flow_identity({"bytes": 1}, 256, "resample", "standard", {}, "torch")
+    assert differences(opencv, torch_).startswith("flow backend opencv DualTVL1OpticalFlow")
+    weights = {"rgb": "r", "flow": "f"}
+    fp32 = feature_identity(opencv, 224, weights)
+    bf16 = feature_identity(opencv, 224, weights, "bf16")
+    assert differences(fp32, bf16) == "I3D autocast none, now bf16"
+    with pytest.raises(ValueError, match="unknown flow backend 'cuda'"):
+        flow_identity({"bytes": 1}, 256, "resample", "standard", {}, "cuda")
+
+
+def test_auto_means_torch_on_cuda_and_opencv_elsewhere():
+    assert resolve_backend("auto", torch.device("cpu")) == "opencv"
+    assert resolve_backend("auto", torch.device("cuda", 1)) == "torch"
+    assert resolve_backend("torch", torch.device("cpu")) == "torch"
+    assert resolve_backend("opencv", torch.device("cuda")) == "opencv"
+    with pytest.raises(ValueError, match="unknown flow backend 'gpu'"):
+        resolve_backend("gpu", torch.device("cpu"))
+    assert ExtractionSettings(device="cpu").backend() == "opencv"
+    assert ExtractionSettings(device="cpu", flow_backend="torch").backend() == "torch"

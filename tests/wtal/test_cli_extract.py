@@ -253,3 +253,43 @@ def test_a_decode_record_of_another_version_of_the_video_is_refused(weights, cli
     assert len(result.stderr.strip().splitlines()) == 1, result.stderr
     assert f"{record}: describes another version of {video}" in result.stderr
     assert "video content" in result.stderr
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has CUDA")
+@pytest.mark.parametrize("command", ["extract", "flow"])
+def test_a_cuda_device_without_cuda_is_one_line_before_any_work(command, clips, tmp_path):
+    out = tmp_path / "out"
+    target = ["--output", str(out / "flow.npy")] if command == "flow" else ["--output", str(out)]
+    result = run_cli(command, str(clips / "square.mp4"), *target, "--device", "cuda")
+    assert result.returncode == 1
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in result.stderr, result.stderr
+    assert "--device cuda" in lines[0] and "use cpu or auto" in lines[0]
+    assert not out.exists()
+
+
+@pytest.mark.parametrize(
+    ("option", "value"), [("--flow-batch", "0"), ("--workers", "0"), ("--batch", "-1")]
+)
+def test_counts_below_one_are_refused_naming_the_option(option, value, clips, tmp_path):
+    result = run_cli(
+        "extract", str(clips / "square.mp4"), "--output", str(tmp_path), option, value
+    )
+    assert result.returncode == 1
+    assert f"{option} must be at least 1, not {value}" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_workers_default_to_the_cores_this_process_may_use():
+    import argparse
+
+    from wtal.commands import extract as extract_command
+    from wtal.commands import stages
+
+    parser = argparse.ArgumentParser()
+    commands = parser.add_subparsers()
+    extract_command.add_parser(commands)
+    stages.add_parser(commands)
+    cores = len(os.sched_getaffinity(0))
+    assert parser.parse_args(["extract", "v.mp4", "--output", "o"]).workers == cores
+    assert parser.parse_args(["flow", "v.mp4", "--output", "f.npy"]).workers == cores

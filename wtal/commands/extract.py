@@ -7,6 +7,12 @@ import sys
 from pathlib import Path
 
 from extract.flow import PRESETS
+from wtal.commands.extraction_args import (
+    add_autocast_argument,
+    add_backend_arguments,
+    available_cores,
+    check_counts,
+)
 from wtal.errors import InputFileError
 
 HELP = "extract I3D RGB + TV-L1 flow features (T x 1024 each) from videos or folders of videos"
@@ -24,7 +30,15 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         help="TV-L1 parameters: standard (OpenCV defaults, the published protocol) "
         "or fast (see README for its cost)",
     )
-    p.add_argument("--workers", type=int, default=1, help="flow worker threads (default 1)")
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=available_cores(),
+        help="OpenCV flow worker threads (default: the cores this process may use, "
+        f"{available_cores()} here)",
+    )
+    add_backend_arguments(p)
+    add_autocast_argument(p)
     p.add_argument("--short-side", type=int, default=256, help="resize short side (default 256)")
     p.add_argument("--crop", type=int, default=224, help="centre crop for I3D (default 224)")
     p.add_argument("--batch", type=int, default=4, help="16-frame segments per I3D batch")
@@ -96,6 +110,7 @@ def find_videos(paths: list[str]) -> list[Path]:
 def run(args: argparse.Namespace) -> int:
     from extract.batch import unique_videos
 
+    check_counts(args)
     videos = unique_videos(find_videos(args.videos), args.output)  # before any work
 
     import torch
@@ -103,6 +118,7 @@ def run(args: argparse.Namespace) -> int:
     from extract.batch import extract_videos
     from extract.features import ExtractionSettings
     from wtal.commands.stages import check_decoded
+    from wtal.utils.devices import resolve_device
     from wtal.utils.files import read_json
 
     if args.threads:
@@ -115,7 +131,12 @@ def run(args: argparse.Namespace) -> int:
         batch_segments=args.batch,
         keep_flow=not args.no_keep_flow,
         on_variable_frame_rate=args.on_variable_frame_rate,
+        flow_backend=args.flow_backend,
+        device=args.device,
+        autocast=args.autocast,
+        flow_batch=args.flow_batch,
     )
+    resolve_device(args.device, "--device")  # an unusable device is refused before any work
     flow_paths = None
     if args.flow or args.decoded:
         if len(videos) != 1:

@@ -7,6 +7,13 @@ import argparse
 import sys
 from pathlib import Path
 
+from wtal.commands.extraction_args import (
+    add_autocast_argument,
+    add_backend_arguments,
+    available_cores,
+    check_counts,
+)
+
 HELP = "localize actions in your own videos with a trained checkpoint"
 
 
@@ -22,15 +29,28 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "default: ./localized",
     )
     p.add_argument("--top", type=int, default=5, help="detections printed per video (default 5)")
-    p.add_argument("--device", help="auto (CUDA when present), cpu, cuda, ... (default: auto)")
+    p.add_argument(
+        "--device",
+        help="auto (CUDA when present), cpu, cuda, ... for the model, I3D and the torch TV-L1 "
+        "(default: auto)",
+    )
     extraction = p.add_argument_group(
         "extraction (default: the settings the checkpoint's features were made with)"
     )
     extraction.add_argument("--flow-preset", choices=["standard", "fast"])
     extraction.add_argument("--short-side", type=int)
     extraction.add_argument("--crop", type=int)
-    extraction.add_argument("--workers", type=int, help="flow worker threads")
     extraction.add_argument("--weights-cache", metavar="DIR")
+    run_where = p.add_argument_group("where extraction runs (not taken from the checkpoint)")
+    run_where.add_argument(
+        "--workers",
+        type=int,
+        default=available_cores(),
+        help=f"OpenCV flow worker threads (default: the cores this process may use, "
+        f"{available_cores()} here)",
+    )
+    add_backend_arguments(run_where, device=False)
+    add_autocast_argument(run_where)
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.set_defaults(run=run)
 
@@ -42,6 +62,7 @@ def run(args: argparse.Namespace) -> int:
     from wtal.inference.localize import localize_videos
     from wtal.training.trainer import pick_device
 
+    check_counts(args)
     videos = unique_videos(find_videos(args.videos), Path(args.output) / "features")
     device = pick_device(args.device or "auto", "--device")
     loaded = load_model(args.checkpoint, device)
@@ -51,6 +72,10 @@ def run(args: argparse.Namespace) -> int:
         "crop": args.crop,
         "workers": args.workers,
         "weights_cache": args.weights_cache,
+        "flow_backend": args.flow_backend,
+        "flow_batch": args.flow_batch,
+        "autocast": args.autocast,
+        "device": str(device),
     }
     report = localize_videos(
         loaded,

@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 from extract.flow import PRESETS
+from wtal.commands.extraction_args import add_backend_arguments, available_cores, check_counts
 from wtal.errors import InputFileError, Interrupted
 
 DECODE_HELP = "decode a video at 25 fps end to end and record what it is (or why it fails)"
@@ -41,7 +42,14 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--decoded", metavar="DECODE.json", help="refuse a video this record failed")
     p.add_argument("--preset", choices=sorted(PRESETS), default="standard")
     p.add_argument("--short-side", type=int, default=256)
-    p.add_argument("--workers", type=int, default=1, help="worker threads (default 1)")
+    p.add_argument(
+        "--workers",
+        type=int,
+        default=available_cores(),
+        help="OpenCV worker threads (default: the cores this process may use, "
+        f"{available_cores()} here)",
+    )
+    add_backend_arguments(p, backend_option="--backend")
     p.add_argument("--on-variable-frame-rate", choices=["resample", "error"], default="resample")
     p.set_defaults(run=run_flow)
 
@@ -109,14 +117,22 @@ def check_decoded(record: str | None, video: str) -> None:
 
 
 def run_flow(args: argparse.Namespace) -> int:
-    from extract.flow import cache_identity, compute_flow
+    from extract.flow import cache_identity, compute_flow, resolve_backend
     from extract.identity import stale_cache, video_fingerprint
     from extract.video import probe
+    from wtal.utils.devices import resolve_device
 
+    check_counts(args)
+    device = resolve_device(args.device, "--device")
+    backend = resolve_backend(args.flow_backend, device)
     check_decoded(args.decoded, args.video)
     info = probe(args.video, args.on_variable_frame_rate)
     identity = cache_identity(
-        video_fingerprint(args.video), args.preset, args.short_side, args.on_variable_frame_rate
+        video_fingerprint(args.video),
+        args.preset,
+        args.short_side,
+        args.on_variable_frame_rate,
+        backend,
     )
     if Path(args.output).is_file():
         why = stale_cache(args.output, identity)
@@ -134,6 +150,9 @@ def run_flow(args: argparse.Namespace) -> int:
                 args.short_side,
                 progress=bar.update,
                 on_variable_frame_rate=args.on_variable_frame_rate,
+                backend=backend,
+                device=device,
+                flow_batch=args.flow_batch,
             )
     except KeyboardInterrupt:
         raise Interrupted(

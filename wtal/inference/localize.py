@@ -54,10 +54,19 @@ class LocalizeReport:
     detections_file: Path | None = None
 
 
+#: Extraction settings about where it runs, not what it computes: never taken from the
+#: checkpoint (a model trained on a GPU cluster localizes on a laptop).
+RUN_LOCAL = ("workers", "flow_backend", "device", "flow_batch", "videos_per_job", "autocast")
+
+
 def extraction_settings(loaded: LoadedModel, overrides: dict[str, Any]) -> dict[str, Any]:
-    """The checkpoint's extraction settings (defaults for older checkpoints) + ``overrides``."""
+    """The checkpoint's extraction settings (defaults for older checkpoints; those of
+    ``RUN_LOCAL`` always the defaults) + ``overrides``."""
     defaults = section_defaults("extraction")
-    return {**defaults, **(loaded.config.get("extraction") or {}), **overrides}
+    recorded = {
+        k: v for k, v in (loaded.config.get("extraction") or {}).items() if k not in RUN_LOCAL
+    }
+    return {**defaults, **recorded, **overrides}
 
 
 def localize_videos(

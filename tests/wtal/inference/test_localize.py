@@ -121,3 +121,30 @@ def test_another_short_side_does_not_reuse_the_old_flow(
     ]
     assert detections[0]["results"] == detections[1]["results"]
     assert "short side 64, now 72" in again.err
+
+
+def test_where_extraction_runs_comes_from_this_command_not_the_checkpoint():
+    """A model trained on a GPU cluster localizes on a laptop: the checkpoint supplies what
+    the features are (short side, crop, preset), this command where they are computed."""
+    from types import SimpleNamespace
+
+    from wtal.inference.localize import extraction_settings
+
+    trained = SimpleNamespace(
+        config={
+            "extraction": {
+                "short_side": 128,
+                "flow_preset": "fast",
+                "device": "cuda:3",
+                "flow_backend": "torch",
+                "workers": 64,
+                "flow_batch": 64,
+                "autocast": "bf16",
+            }
+        }
+    )
+    spec = extraction_settings(trained, {"device": "cpu"})
+    assert spec["short_side"] == 128 and spec["flow_preset"] == "fast"
+    assert spec["device"] == "cpu"
+    assert spec["flow_backend"] == "auto" and spec["workers"] == 1
+    assert spec["flow_batch"] == 16 and spec["autocast"] == "none"
