@@ -71,8 +71,23 @@ def evaluate_split(tsm, dataset: Dataset, norm, config, device) -> dict[str, Any
     return {"metrics": result.metrics, "predictions": result.predictions}
 
 
-def _rng_state(rng: np.random.Generator) -> dict[str, Any]:
-    return {"numpy": rng.bit_generator.state, "torch": torch.get_rng_state()}
+def _rng_state(rng: np.random.Generator, device: torch.device) -> dict[str, Any]:
+    """Every generator the run draws from: numpy (batches, masks), torch's CPU generator
+    (initialisation; dropout on the CPU) and, on CUDA, the device's (dropout there)."""
+    return {
+        "numpy": rng.bit_generator.state,
+        "torch": torch.get_rng_state(),
+        "cuda": torch.cuda.get_rng_state(device) if device.type == "cuda" else None,
+    }
+
+
+def _restore_rng(state: dict[str, Any], rng: np.random.Generator, device: torch.device) -> None:
+    """The generators of :func:`_rng_state`; a CUDA state is restored on CUDA only (a run
+    saved on one device and resumed on another continues with the new device's draws)."""
+    rng.bit_generator.state = state["numpy"]
+    torch.set_rng_state(state["torch"])
+    if device.type == "cuda" and state.get("cuda") is not None:
+        torch.cuda.set_rng_state(state["cuda"], device)
 
 
 def save_checkpoint(path: Path, payload: dict[str, Any]) -> None:
@@ -244,7 +259,29 @@ def train(
     A run is resumed only under the same settings (:func:`resume_key`; more iterations are
     fine): otherwise ``on_config_change="error"`` stops with the differences and
     ``"restart"`` deletes the old checkpoints and log and starts afresh.
-    ``stop_after`` ends the run early after that iteration (used to test resuming)."""
+    ``stop_after`` ends the run early after that iteration (used to test resuming).
+
+    A CPU run uses deterministic algorithms and leaves the setting as it found it: left on,
+    it would make every later cuBLAS call of the process fail (a CUDA run after it)."""
+    deterministic = torch.are_deterministic_algorithms_enabled()
+    warn_only = torch.is_deterministic_algorithms_warn_only_enabled()
+    try:
+        return _train(
+            config, train_set, validation_set, output, progress, stop_after, on_config_change
+        )
+    finally:
+        torch.use_deterministic_algorithms(deterministic, warn_only=warn_only)
+
+
+def _train(
+    config: dict[str, Any],
+    train_set: Dataset,
+    validation_set: Dataset | None,
+    output: str | os.PathLike[str],
+    progress: bool,
+    stop_after: int | None,
+    on_config_change: str,
+) -> TrainingResult:
     out = Path(output)
     checkpoints = out / "checkpoints"
     checkpoints.mkdir(parents=True, exist_ok=True)
@@ -297,8 +334,7 @@ def train(
             if vlc is not None:
                 vlc.load_state_dict(resumed["vlc"])
             optimizers.load_state_dict(resumed["optimizers"])
-            rng.bit_generator.state = resumed["rng"]["numpy"]
-            torch.set_rng_state(resumed["rng"]["torch"])
+            _restore_rng(resumed["rng"], rng, device)
         except (RuntimeError, ValueError, KeyError, TypeError) as exc:
             detail = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
             raise TrainingError(
@@ -331,7 +367,7 @@ def train(
             **model_payload(iteration),
             "vlc": vlc.state_dict() if vlc is not None else None,
             "optimizers": optimizers.state_dict(),
-            "rng": _rng_state(rng),
+            "rng": _rng_state(rng, device),
             "best": best,
             "validation": history,
         }
