@@ -43,15 +43,16 @@ from wtal.training.step import make_optimizers, train_step
 from wtal.training.trainer import _sentence_table, train
 
 CUDA = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+DEVICE = "cuda"  # the device the CUDA tests compare with the CPU
 
 LOSS_RTOL, LOSS_ATOL = 1e-4, 1e-6
 GRAD_RTOL = 1e-3
 UPDATE_RTOL = 1e-2
 
 
-@pytest.fixture
-def exact_float32() -> Iterator[None]:
-    """TF32 off (cuDNN convolutions use it by default) for the comparison; restored after."""
+@contextlib.contextmanager
+def tf32_off() -> Iterator[None]:
+    """TF32 off (cuDNN convolutions use it by default) inside the block; restored after."""
     matmul, cudnn = torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32
     torch.backends.cuda.matmul.allow_tf32 = False
     torch.backends.cudnn.allow_tf32 = False
@@ -60,6 +61,12 @@ def exact_float32() -> Iterator[None]:
     finally:
         torch.backends.cuda.matmul.allow_tf32 = matmul
         torch.backends.cudnn.allow_tf32 = cudnn
+
+
+@pytest.fixture
+def exact_float32() -> Iterator[None]:
+    with tf32_off():
+        yield
 
 
 @dataclass
@@ -212,7 +219,7 @@ def test_the_float32_step_is_within_the_cuda_tolerances_of_float64(preset):
 def test_one_step_on_cuda_equals_the_cpu_step(preset, dim, seqlen, exact_float32):
     config, tsm, vlc, batch = toy_problem(preset, dim, seqlen)
     cpu = record_step(config, tsm, vlc, batch, "cpu")
-    cuda = record_step(config, tsm, vlc, batch, "cuda")
+    cuda = record_step(config, tsm, vlc, batch, DEVICE)
     assert_same_step(cuda, cpu)
 
 
@@ -319,7 +326,7 @@ def test_a_cpu_run_leaves_the_deterministic_mode_as_it_found_it(data, tmp_path):
 
 
 @CUDA
-@pytest.mark.parametrize("trained_on", ["cuda", "cpu"])
+@pytest.mark.parametrize("trained_on", [DEVICE, "cpu"])
 def test_a_checkpoint_moves_between_cuda_and_cpu_and_predicts_the_same(
     data, tmp_path, trained_on, exact_float32
 ):
@@ -328,14 +335,14 @@ def test_a_checkpoint_moves_between_cuda_and_cpu_and_predicts_the_same(
     result = train(config, train_set, None, tmp_path, progress=False)
     saved = torch.load(result.selected, map_location="cpu", weights_only=True)
     predictions = {}
-    for device in ("cpu", "cuda"):
+    for device in ("cpu", DEVICE):
         loaded = load_model(result.selected, device)
         assert {p.device.type for p in loaded.tsm.state_dict().values()} == {device}
         for key, value in loaded.tsm.state_dict().items():
             assert torch.equal(value.cpu(), saved["tsm"][key].cpu()), key
         run = run_split(loaded.tsm, validation, loaded.norm, config, torch.device(device))
         predictions[device] = run.predictions
-    assert_same_predictions(predictions["cuda"], predictions["cpu"])
+    assert_same_predictions(predictions[DEVICE], predictions["cpu"])
 
 
 def _logged_losses(output: Path) -> list[dict[str, float]]:
@@ -352,7 +359,7 @@ def test_a_cuda_run_resumes_with_its_cuda_random_state(data, tmp_path):
     reductions are not bitwise deterministic)."""
     train_set, _ = data
     config = toy_config(
-        training={"iterations": 6, "checkpoint_every": 2, "selection": "last", "device": "cuda"}
+        training={"iterations": 6, "checkpoint_every": 2, "selection": "last", "device": DEVICE}
     )
     whole = train(config, train_set, None, tmp_path / "whole", progress=False)
     train(config, train_set, None, tmp_path / "resumed", progress=False, stop_after=3)
