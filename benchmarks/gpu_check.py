@@ -168,10 +168,11 @@ def is_oom(exc: BaseException) -> bool:
     return isinstance(exc, torch.OutOfMemoryError) or "out of memory" in str(exc).lower()
 
 
-def git_commit() -> str | None:
+def git(*args: str) -> str | None:
+    """``git args`` in the repository (stripped output), or None without git or a repository."""
     try:
         out = subprocess.run(
-            ["git", "-C", str(ROOT), "rev-parse", "HEAD"],
+            ["git", "-C", str(ROOT), *args],
             capture_output=True,
             text=True,
             timeout=10,
@@ -194,7 +195,12 @@ def machine(device: torch.device) -> dict[str, Any]:
         "torch_cuda": torch.version.cuda,
         "cuda_available": torch.cuda.is_available(),
         "device": str(device),
-        "git_commit": git_commit(),
+        "git_commit": git("rev-parse", "HEAD"),
+        "git_dirty_files": len((git("status", "--porcelain") or "").splitlines()),
+        "tvl1_module": {
+            "present": (ROOT / "extract" / "tvl1.py").is_file(),
+            "last_commit": git("log", "--oneline", "-1", "--", "extract/tvl1.py"),
+        },
         "tf32_defaults": {
             "matmul": torch.backends.cuda.matmul.allow_tf32,
             "cudnn": torch.backends.cudnn.allow_tf32,
@@ -402,7 +408,16 @@ def time_training(ctx: Context, shape: TrainShape, repeats: int) -> dict[str, An
 
 def item_training(ctx: Context) -> tuple[dict[str, Any], str]:
     repeats = 1 if ctx.quick else (5 if ctx.cuda else 3)
-    result: dict[str, Any] = {"repeats": repeats, "warmup_iterations": 1, "shapes": {}}
+    result: dict[str, Any] = {
+        "repeats": repeats,
+        "warmup_iterations": 1,
+        "precision": "float32, PyTorch's TF32 defaults (what wtal train runs with)",
+        "tf32": {
+            "matmul": torch.backends.cuda.matmul.allow_tf32,
+            "cudnn": torch.backends.cudnn.allow_tf32,
+        },
+        "shapes": {},
+    }
     ctx.partial = result
     parts = []
     for shape in training_shapes(ctx.quick):
