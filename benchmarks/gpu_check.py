@@ -805,7 +805,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     started = time.perf_counter()
     output = Path(args.output).resolve()
-    from wtal.training.preflight import resolve_device
+    from wtal.utils.devices import resolve_device
 
     report: dict[str, Any] = {
         "script": "benchmarks/gpu_check.py",

@@ -44,8 +44,9 @@ def run(args: argparse.Namespace) -> int:
     from wtal.inference.checkpoint import load_model
     from wtal.inference.run import check_compatible, run_split, write_predictions_csv
     from wtal.report.inference import write_inference_figures
-    from wtal.training.preflight import check_at_least, check_output_folder, resolve_device
+    from wtal.training.preflight import check_at_least, check_output_folder
     from wtal.training.presets import resolve_preset
+    from wtal.utils.devices import resolve_device
     from wtal.utils.files import sha256_file, write_json, write_text
 
     check_at_least(args.timelines, 0, "--timelines")

@@ -100,9 +100,9 @@ def prepare(args: argparse.Namespace) -> Inputs:
         check_at_least,
         check_output_folder,
         check_subset,
-        resolve_device,
     )
     from wtal.training.presets import resolve_preset
+    from wtal.utils.devices import resolve_device
 
     check_at_least(args.iterations, 1, "--iterations")
     overrides = parse_assignments(args.set)

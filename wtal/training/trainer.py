@@ -22,10 +22,10 @@ from wtal.inference.checkpoint import TRAINING_STATE_KEYS, read_checkpoint
 from wtal.inference.run import run_split
 from wtal.models.vlc import SentenceBatch
 from wtal.training.batches import gather_batch, sample_batch
-from wtal.training.preflight import resolve_device
 from wtal.training.schedule import vlc_learning_rate
 from wtal.training.setup import FeatureNorm, build_models, class_sentences, text_assets
 from wtal.training.step import make_optimizers, train_step
+from wtal.utils.devices import resolve_device
 from wtal.utils.files import atomic_open, write_json, write_text
 
 
