@@ -1,8 +1,9 @@
 # The wtal pipeline: `snakemake --cores N all`, one stage or one file by target.
-#   videos -> decode -> flow -> features -> pack -> train -> infer -> evaluate -> report
+#   videos -> extraction (decode, flow, features; extraction.videos_per_job videos per job)
+#          -> pack -> train -> infer -> evaluate -> report
 # Configuration: config/config.yaml by default (the embedded demo), validated against the
 # package's schema (workflow/schemas/config.schema.yaml); an unknown key stops the run.
-# Stage targets: decode, flow, features, pack, train, infer, evaluate, report (and `all`).
+# Stage targets: features, pack, train, infer, evaluate, report (and `all`).
 
 from wtal.config import layered_config, validate_config
 
@@ -37,15 +38,32 @@ include: "workflow/rules/dataset.smk"
 
 if FROM_VIDEOS:
 
-    include: "workflow/rules/decode.smk"
-    include: "workflow/rules/flow.smk"
-    include: "workflow/rules/features.smk"
+    include: "workflow/rules/extract.smk"
     include: "workflow/rules/pack.smk"
 
 
 include: "workflow/rules/train.smk"
 include: "workflow/rules/evaluate.smk"
 include: "workflow/rules/report.smk"
+
+
+# Rules that write small files from small files run where Snakemake runs, never as cluster
+# jobs; i3d_weights too, since it downloads (compute nodes often have no internet).
+localrules:
+    all,
+    stage_config,
+    ground_truth,
+    evaluate,
+    report,
+
+
+if FROM_VIDEOS:
+
+    localrules:
+        features,
+        inventory,
+        pack,
+        i3d_weights,
 
 
 rule all:

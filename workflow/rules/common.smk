@@ -111,8 +111,49 @@ def video_file(video):
     return str(Path(DATASET["videos"], f"{video}{DATASET['video_suffix']}"))
 
 
-def video_input(wildcards):
-    return video_file(wildcards.video)
+# ---------------------------------------------------------------- extraction jobs (chunks)
+# One job per chunk of extraction.videos_per_job videos (in the video list's order) decodes,
+# computes the flow of and extracts the features of each of its videos in turn, so a cluster
+# receives ceil(videos / videos_per_job) extraction jobs. Per video, the files are where a
+# single `wtal decode` / `wtal flow` / `wtal extract` puts them (below); the job's own output
+# is its chunk record (extract/<n>-per-job/<chunk>.json: which videos are done, which could
+# not be decoded and why), read by the inventory. A change of videos_per_job renames the
+# chunks, so they run again, reusing every per-video file that is current.
+
+VIDEOS_PER_JOB = EXTRACTION["videos_per_job"]
+CHUNKS = [VIDEO_IDS[i : i + VIDEOS_PER_JOB] for i in range(0, len(VIDEO_IDS), VIDEOS_PER_JOB)]
+CHUNK_FOLDER = f"{VIDEOS_PER_JOB}-per-job"
+# A job's command line is one argument of `bash -c`, which Linux caps at 128 KiB; the ids of
+# a chunk are most of it.
+_longest = max((len(json.dumps(chunk)) for chunk in CHUNKS), default=0)
+if _longest > 100_000:
+    raise WorkflowError(
+        f"extraction.videos_per_job {VIDEOS_PER_JOB}: a chunk's video ids take {_longest} "
+        "bytes of its command line (at most 100,000 fit): use fewer videos per job"
+    )
+
+
+def chunk_record(index):
+    return results("extract", CHUNK_FOLDER, f"{index}.json")
+
+
+def chunk_records(wildcards=None):
+    return [chunk_record(index) for index in range(len(CHUNKS))]
+
+
+def chunk_ids(wildcards):
+    """The video ids of chunk ``wildcards.chunk``."""
+    index = int(wildcards.chunk)
+    if index >= len(CHUNKS):
+        raise WorkflowError(
+            f"extraction chunk {index} does not exist: {len(VIDEO_IDS)} videos at "
+            f"extraction.videos_per_job {VIDEOS_PER_JOB} make chunks 0 to {len(CHUNKS) - 1}"
+        )
+    return CHUNKS[index]
+
+
+def chunk_videos(wildcards):
+    return [video_file(video) for video in chunk_ids(wildcards)]
 
 
 def decode_record(video):
@@ -128,6 +169,17 @@ def feature_file(video, name="meta.json"):
     return results("features", video, name)
 
 
+def names_cuda(device):
+    """Whether a torch device name asks for CUDA (cuda, cuda:N); auto does not: which device it
+    finds depends on the node the job lands on."""
+    return device == "cuda" or device.startswith("cuda:")
+
+
+def gpus(device):
+    """The `gpu` resource (sbatch --gpus) of a job run on ``device``."""
+    return 1 if names_cuda(device) else 0
+
+
 def weights_input(wildcards=None):
     """The converted Kinetics RGB I3D (made by the i3d_weights rule), or the user's file."""
     if EXTRACTION["rgb_weights"]:
@@ -139,7 +191,35 @@ def weights_cache():
     return EXTRACTION["weights_cache"] or str(Path(config["results_dir"], "weights"))
 
 
+def decode_arguments():
+    """`wtal decode VIDEO --output RECORD` takes these, and --record-failure."""
+    return [
+        "--short-side", str(EXTRACTION["short_side"]),
+        "--on-variable-frame-rate", EXTRACTION["on_variable_frame_rate"],
+    ]  # fmt: skip
+
+
+def device_arguments(backend_option):
+    """Where flow and I3D run: the torch device, the TV-L1 backend and its batch."""
+    return [
+        backend_option, EXTRACTION["flow_backend"],
+        "--device", EXTRACTION["device"],
+        "--flow-batch", str(EXTRACTION["flow_batch"]),
+    ]  # fmt: skip
+
+
+def flow_arguments():
+    """`wtal flow VIDEO --output FLOW --decoded RECORD --workers N` takes these."""
+    return [
+        "--preset", EXTRACTION["flow_preset"],
+        *decode_arguments(),
+        *device_arguments("--backend"),
+    ]  # fmt: skip
+
+
 def extraction_arguments():
+    """`wtal extract VIDEO --output DIR --decoded RECORD --threads N` takes these (and
+    `--flow FLOW` when the flow cache is kept, --no-keep-flow otherwise)."""
     args = [
         "--short-side", str(EXTRACTION["short_side"]),
         "--crop", str(EXTRACTION["crop"]),
@@ -147,23 +227,80 @@ def extraction_arguments():
         "--batch", str(EXTRACTION["batch_segments"]),
         "--on-variable-frame-rate", EXTRACTION["on_variable_frame_rate"],
         "--weights-cache", weights_cache(),
+        *device_arguments("--flow-backend"),
+        "--autocast", EXTRACTION["autocast"],
+        "--no-progress",
     ]  # fmt: skip
     for key in ("rgb_weights", "flow_weights"):
         if EXTRACTION[key]:
             args += [f"--{key.replace('_', '-')}", EXTRACTION[key]]
-    return shlex.join(args)
+    if not EXTRACTION["keep_flow"]:
+        args.append("--no-keep-flow")
+    return args
 
 
-def extraction_params():
-    """What the features depend on (a change reruns the features stage)."""
-    return {k: EXTRACTION[k] for k in ("short_side", "crop", "flow_preset", "rgb_weights", "flow_weights")}
+def chunk_list(wildcards):
+    """The chunk's video ids for workflow/scripts/extract_chunk.py, as a JSON list."""
+    return json.dumps(chunk_ids(wildcards))
 
 
-def decoded_features(wildcards):
-    """Features of every video the decode stage could read (the inventory checkpoint)."""
-    inventory = checkpoints.inventory.get().output[0]
-    ok = json.loads(Path(inventory).read_text())["ok"]
-    return [feature_file(video) for video in ok]
+def _chunk_settings():
+    """What workflow/scripts/extract_chunk.py does to every video, as JSON: where each file
+    goes ({video} stands for the video id) and the arguments of each command."""
+    paths = {
+        "video": video_file("{video}"),
+        "decoded": decode_record("{video}"),
+        "flow": flow_file("{video}") if EXTRACTION["keep_flow"] else None,
+        "features": results("features"),
+        "decode_log": logs("decode/{video}"),
+        "flow_log": logs("flow/{video}"),
+        "features_log": logs("features/{video}"),
+    }
+    return json.dumps(
+        {
+            "paths": paths,
+            "decode": decode_arguments(),
+            "flow": flow_arguments(),
+            "extract": extraction_arguments(),
+        },
+        sort_keys=True,
+    )
+
+
+CHUNK_SETTINGS = _chunk_settings() if FROM_VIDEOS else None
+
+
+def chunk_settings(wildcards):
+    """The settings of every chunk (a function: Snakemake would read {video} as a wildcard)."""
+    return CHUNK_SETTINGS
+
+
+EXTRACT_CHUNK_SCRIPT = str(Path(workflow.basedir, "workflow", "scripts", "extract_chunk.py"))
+
+
+# Per video, what an extraction job needs at most (memory: its videos run one after the
+# other) and the minutes it is given: on the CPU, the three per-video jobs' budgets of before
+# (decode 30, flow 600, features 120); on CUDA, decode 30 and features 120 with the flow in
+# them (not measured on a GPU yet). Both grow with each retry (profiles/slurm: retries).
+EXTRACT_MEM_MB = 4000
+EXTRACT_MINUTES_PER_VIDEO = 150 if names_cuda(EXTRACTION["device"]) else 750
+
+
+def extract_runtime(wildcards, attempt):
+    return EXTRACT_MINUTES_PER_VIDEO * len(chunk_ids(wildcards)) * attempt
+
+
+def grows_with_attempt(base):
+    """A resource (mem_mb) that doubles on the second attempt, triples on the third, ..."""
+    return lambda wildcards, attempt: base * attempt
+
+
+def benchmark(rule, wildcards=None):
+    """Snakemake's timing of each job: results/<dataset>/benchmarks/<rule>/<wildcards>.tsv,
+    or <rule>.tsv for a rule of one job."""
+    if wildcards is None:
+        return results("benchmarks", f"{rule}.tsv")
+    return results("benchmarks", rule, f"{wildcards}.tsv")
 
 
 # ---------------------------------------------------------------- training and inference
@@ -240,10 +377,9 @@ def inventory_argument():
 
 
 def all_targets():
-    """Everything: the report, and every video's features (a video that cannot be decoded
-    makes its own jobs fail; with --keep-going the rest completes and the report lists it)."""
-    targets = [results("report.md"), ground_truth_json(), dataset_summary_json()]
-    return targets + [feature_file(video) for video in VIDEO_IDS]
+    """Everything: the report, and every video's features (the chunk records; a video that
+    cannot be decoded is recorded there and the report lists it)."""
+    return [results("report.md"), ground_truth_json(), dataset_summary_json(), *chunk_records()]
 
 
 CONDA_ENV = "../envs/wtal.yaml"  # relative to workflow/rules/
@@ -252,8 +388,3 @@ CONDA_ENV = "../envs/wtal.yaml"  # relative to workflow/rules/
 def output_folder(wildcards, output):
     """The folder of a rule's first output (a prefix the command writes under)."""
     return str(Path(output[0]).parent)
-
-
-def output_grandparent(wildcards, output):
-    """The folder above the first output's folder (e.g. features/ of features/<video>/...)."""
-    return str(Path(output[0]).parent.parent)

@@ -33,7 +33,7 @@ rule dataset_summary:
         logs("dataset_summary"),
     threads: 1
     resources:
-        mem_mb=8000,
+        mem_mb=grows_with_attempt(8000),
         runtime=30,
     conda:
         CONDA_ENV

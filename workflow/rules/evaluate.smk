@@ -1,6 +1,7 @@
 # Stage: infer and evaluate. The selected checkpoint (and, for reference, the untrained model)
 # on the test subset -> predictions, CSV, figures; then the evaluator on those files against the
 # ground truth of every test video (a video that could not be decoded counts as missed).
+# Inference runs on training.device (a GPU is asked for when it names CUDA, as for train).
 
 
 rule infer:
@@ -12,17 +13,21 @@ rule infer:
         metrics=results("infer", "metrics.json"),
     params:
         folder=output_folder,
+        device=config["training"]["device"],
     log:
         logs("infer"),
+    benchmark:
+        benchmark("infer")
     threads: 2
     resources:
-        mem_mb=8000,
+        mem_mb=grows_with_attempt(8000),
         runtime=120,
+        gpu=gpus(config["training"]["device"]),
     conda:
         CONDA_ENV
     shell:
         "wtal infer --checkpoint {input.checkpoint} --config {input.config} "
-        "--output {params.folder} --no-progress > {log} 2>&1"
+        "--output {params.folder} --device {params.device} --no-progress > {log} 2>&1"
 
 
 rule infer_untrained:
@@ -34,17 +39,22 @@ rule infer_untrained:
         metrics=results("untrained", "metrics.json"),
     params:
         folder=output_folder,
+        device=config["training"]["device"],
     log:
         logs("infer_untrained"),
+    benchmark:
+        benchmark("infer_untrained")
     threads: 2
     resources:
-        mem_mb=8000,
+        mem_mb=grows_with_attempt(8000),
         runtime=120,
+        gpu=gpus(config["training"]["device"]),
     conda:
         CONDA_ENV
     shell:
         "wtal infer --checkpoint {input.checkpoint} --config {input.config} "
-        "--output {params.folder} --timelines 0 --no-progress > {log} 2>&1"
+        "--output {params.folder} --device {params.device} --timelines 0 --no-progress "
+        "> {log} 2>&1"
 
 
 rule evaluate:

@@ -1,13 +1,16 @@
-# Stage: pack. Which videos made it through decoding (inventory.json, a checkpoint so that a
-# broken video does not hold back the rest), and the dataset the model trains on: the
-# annotations of those videos over the extracted features (dataset.json).
+# Stage: pack. Which videos made it through extraction (inventory.json, from the chunk
+# records: every video of the plan is in one, done or unable to be decoded and why), and the
+# dataset the model trains on: the annotations of the videos done over the extracted
+# features (dataset.json).
 
 
-checkpoint inventory:
+rule inventory:
     input:
-        [decode_record(video) for video in VIDEO_IDS],
+        chunk_records(),
     output:
         results("inventory.json"),
+    params:
+        videos=len(VIDEO_IDS),
     log:
         logs("inventory"),
     threads: 1
@@ -24,7 +27,6 @@ rule pack:
     input:
         annotations=annotation_inputs,
         inventory=results("inventory.json"),
-        features=decoded_features,
     output:
         results("dataset.json"),
     params:

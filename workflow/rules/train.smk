@@ -1,6 +1,8 @@
 # Stage: train. Each model stage reads a config file of its own (results/<dataset>/<stage>/
 # config.yaml) holding only the sections it depends on, so a training setting reruns training
 # and what follows and never extraction. Checkpoints: results/<dataset>/train/checkpoints/.
+# A GPU (resource gpu: sbatch --gpus=1) is asked for when training.device names CUDA (cuda,
+# cuda:N); auto asks for none (see profiles/slurm).
 
 
 rule stage_config:
@@ -34,11 +36,13 @@ rule train:
         folder=output_folder,
     log:
         logs("train"),
+    benchmark:
+        benchmark("train")
     threads: 2
     resources:
-        mem_mb=16000,
+        mem_mb=grows_with_attempt(16000),
         runtime=1440,
-        gpu=1 if config["training"]["device"] in ("auto", "cuda") else 0,
+        gpu=gpus(config["training"]["device"]),
     conda:
         CONDA_ENV
     shell:

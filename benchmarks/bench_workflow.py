@@ -1,0 +1,160 @@
+#!/usr/bin/env python3
+"""Benchmark: the workflow's DAG for an ActivityNet-sized plan (20,000 videos by default).
+
+    python benchmarks/bench_workflow.py [--videos 20000] [--per-job 1 50 200] [--repeats 3]
+
+Input: synthetic ActivityNet annotations (80% training, 20% validation videos, one instance
+each) and an empty file per video, in a temporary folder; nothing is extracted. For each
+extraction.videos_per_job, prints the wall time of `snakemake all -n --quiet rules` (parse,
+DAG, job summary; median of --repeats where a run takes under 30 s, else one run), the
+extraction jobs and all jobs of the DAG, and the jobs a cluster receives (those not in the
+Snakefile's localrules). Also the time of parsing alone (`snakemake --list-rules`: reading
+the annotations, importing the project). Target: the DAG in under 60 s, the job count set by
+videos_per_job alone (ceil(videos / videos_per_job) extraction jobs, checked).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import platform
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from timing import median_seconds  # noqa: E402
+
+from tests.workflow.test_extraction_jobs import PROBE  # noqa: E402
+
+TARGET_S = 60.0
+CHEAP_S = 30.0  # runs shorter than this are repeated (median)
+STATS_LINE = re.compile(r"^(\w+)\s+(\d+)$")
+
+
+def write_plan(root: Path, videos: int) -> Path:
+    """Annotations of ``videos`` videos and an empty file for each; the config's path."""
+    folder = root / "videos"
+    folder.mkdir(parents=True)
+    database = {}
+    for i in range(videos):
+        video = f"v_{i:06d}"
+        database[video] = {
+            "subset": "validation" if i % 5 == 0 else "training",
+            "duration": 120.0,
+            "annotations": [{"segment": [10.0, 30.0], "label": f"class {i % 200}"}],
+        }
+        (folder / f"{video}.mp4").touch()
+    (root / "annotations.json").write_text(json.dumps({"database": database}))
+    return folder
+
+
+def write_config(root: Path, folder: Path, per_job: int) -> Path:
+    config = {
+        "results_dir": str(root / "results"),
+        "dataset": {"name": "bench", "format": "activitynet",
+                    "annotations": str(root / "annotations.json"), "videos": str(folder),
+                    "train_subset": "training", "test_subset": "validation"},
+        "extraction": {"videos_per_job": per_job, "weights_cache": str(root / "weights")},
+    }  # fmt: skip
+    path = root / f"config-{per_job}.yaml"
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+def snakemake_command() -> list[str]:
+    found = shutil.which("snakemake", path=str(Path(sys.executable).parent))
+    if found is None:
+        sys.exit("snakemake is not installed beside this Python")
+    return [found]
+
+
+def run(args: list[str]) -> str:
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    result = subprocess.run(args, cwd=ROOT, capture_output=True, text=True, env=env, check=False)
+    if result.returncode != 0:
+        sys.exit(
+            f"{' '.join(args[:4])} ... failed:\n{result.stdout[-2000:]}{result.stderr[-2000:]}"
+        )
+    return result.stdout
+
+
+def job_counts(output: str) -> dict[str, int]:
+    """The dry run's job stats table: rule -> jobs (and 'total')."""
+    counts = {}
+    for line in output.splitlines():
+        match = STATS_LINE.match(line.strip())
+        if match:
+            counts[match.group(1)] = int(match.group(2))
+    return counts
+
+
+def local_rules(config: Path) -> set[str]:
+    """The rules of the Snakefile's localrules (never submitted to a cluster)."""
+    out = run([sys.executable, "-c", PROBE, str(config)])
+    (line,) = [line for line in out.splitlines() if line.startswith("LOCAL ")]
+    return set(json.loads(line.removeprefix("LOCAL ")))
+
+
+def timed_dry_run(config: Path, repeats: int) -> tuple[float, dict[str, int]]:
+    command = [*snakemake_command(), "all", "-n", "--quiet", "rules", "--cores", "1",
+               "--configfile", str(config)]  # fmt: skip
+    start = time.perf_counter()
+    counts = job_counts(run(command))
+    seconds = time.perf_counter() - start
+    if seconds < CHEAP_S and repeats > 1:
+        seconds = median_seconds(lambda: run(command), repeats)
+    return seconds, counts
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--videos", type=int, default=20_000)
+    parser.add_argument("--per-job", type=int, nargs="+", default=[1, 50, 200])
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args()
+    print(
+        f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
+        f"Python {platform.python_version()}; {args.videos} videos"
+    )
+    ok = True
+    with tempfile.TemporaryDirectory(prefix="bench_workflow_") as tmp:
+        root = Path(tmp)
+        folder = write_plan(root, args.videos)
+        first = write_config(root, folder, args.per_job[0])
+        local = local_rules(first)
+        parse = median_seconds(
+            lambda: run([*snakemake_command(), "--list-rules", "--configfile", str(first)]),
+            args.repeats,
+        )
+        print(f"parsing alone (snakemake --list-rules): {parse:.1f} s")
+        print(f"{'videos_per_job':>14} {'dry run s':>9} {'extraction jobs':>15} "
+              f"{'all jobs':>8} {'cluster jobs':>12}")  # fmt: skip
+        for per_job in args.per_job:
+            seconds, counts = timed_dry_run(write_config(root, folder, per_job), args.repeats)
+            chunks = counts.get("extract_chunk", 0)
+            cluster = sum(n for rule, n in counts.items() if rule not in local | {"total"})
+            expected = math.ceil(args.videos / per_job)
+            flag = "" if chunks == expected else f"  EXPECTED {expected} extraction jobs"
+            flag += "" if seconds < TARGET_S else f"  over the {TARGET_S:.0f} s target"
+            ok = ok and chunks == expected
+            print(f"{per_job:>14} {seconds:>9.1f} {chunks:>15} {counts['total']:>8} "
+                  f"{cluster:>12}{flag}")  # fmt: skip
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
