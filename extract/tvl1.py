@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import importlib.util
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -222,25 +223,27 @@ def remap_cubic(images: torch.Tensor, map_x: torch.Tensor, map_y: torch.Tensor) 
     """``cv2.remap(images[b, c], map_x[b], map_y[b], INTER_CUBIC)`` (BORDER_CONSTANT 0) for
     float ``(B, C, H, W)`` images and float ``(B, h, w)`` source positions in pixels."""
     batch, channels, height, width = images.shape
-    # Far outside, every tap reads 0 whatever the position: clamping keeps indices small.
-    map_x = map_x.clamp(-3.0, width + 2.0)
-    map_y = map_y.clamp(-3.0, height + 2.0)
+    # Far outside, every tap reads 0 whatever the position: clamping keeps the taps within
+    # 4 px of the image, where a border of zeros lets them read without further checks.
+    map_x = map_x.clamp(-3.0, width + 1.0)
+    map_y = map_y.clamp(-3.0, height + 1.0)
     x0, y0 = map_x.floor(), map_y.floor()
     wx, wy = _cubic_weights(map_x - x0), _cubic_weights(map_y - y0)
-    x0, y0 = x0.long(), y0.long()
-    # One row and column of zeros round the image; taps beyond read from them.
-    flat = F.pad(images, (1, 1, 1, 1)).reshape(batch, channels, -1)
-    stride = width + 2
-    cols = [(x0 + (j - 1)).clamp(-1, width) + 1 for j in range(4)]
-    rows = [((y0 + (i - 1)).clamp(-1, height) + 1) * stride for i in range(4)]
+    border = 4
+    stride = width + 2 * border
+    flat = F.pad(images, (border,) * 4).reshape(batch, channels, -1)
+    # Index of tap (-1, -1) of each position in the padded image.
+    base = ((y0.long() + (border - 1)) * stride + (x0.long() + (border - 1))).reshape(batch, 1, -1)
+    del x0, y0
     out_shape = (batch, channels, *map_x.shape[1:])
     total = images.new_zeros(out_shape)
+    row = images.new_empty(out_shape)
     for i in range(4):
-        row = images.new_zeros(out_shape)
+        row.zero_()
         for j in range(4):
-            index = (rows[i] + cols[j]).reshape(batch, 1, -1).expand(batch, channels, -1)
-            row = row + flat.gather(2, index).view(out_shape) * wx[j].unsqueeze(1)
-        total = total + row * wy[i].unsqueeze(1)
+            index = (base + (i * stride + j)).expand(batch, channels, -1)
+            row.addcmul_(flat.gather(2, index).view(out_shape), wx[j].unsqueeze(1))
+        total.addcmul_(row, wy[i].unsqueeze(1))
     return total
 
 
@@ -595,10 +598,13 @@ def _check_frames(first: torch.Tensor, second: torch.Tensor) -> None:
 
 
 def resolve_compiled(device: torch.device, compiled: bool | None) -> bool:
-    """What ``compiled`` means on ``device``: None -> :data:`COMPILE_BY_DEFAULT`."""
-    if compiled is None:
-        return COMPILE_BY_DEFAULT.get(device.type, False)
-    return bool(compiled)
+    """What ``compiled`` means on ``device``: None -> :data:`COMPILE_BY_DEFAULT` for its
+    type, and on CUDA only where Triton (which torch.compile needs there) is installed."""
+    if compiled is not None:
+        return bool(compiled)
+    if device.type == "cuda" and importlib.util.find_spec("triton") is None:
+        return False
+    return COMPILE_BY_DEFAULT.get(device.type, False)
 
 
 def tvl1_flow(
