@@ -165,10 +165,6 @@ def flow_file(video):
     return results("flow", f"{EXTRACTION['flow_preset']}-{EXTRACTION['short_side']}", f"{video}.npy")
 
 
-def feature_file(video, name="meta.json"):
-    return results("features", video, name)
-
-
 def names_cuda(device):
     """Whether a torch device name asks for CUDA (cuda, cuda:N); auto does not: which device it
     finds depends on the node the job lands on."""
