@@ -272,9 +272,7 @@ def test_a_cuda_device_without_cuda_is_one_line_before_any_work(command, clips, 
     ("option", "value"), [("--flow-batch", "0"), ("--workers", "0"), ("--batch", "-1")]
 )
 def test_counts_below_one_are_refused_naming_the_option(option, value, clips, tmp_path):
-    result = run_cli(
-        "extract", str(clips / "square.mp4"), "--output", str(tmp_path), option, value
-    )
+    result = run_cli("extract", str(clips / "square.mp4"), "--output", str(tmp_path), option, value)
     assert result.returncode == 1
     assert f"{option} must be at least 1, not {value}" in result.stderr
     assert "Traceback" not in result.stderr
