@@ -17,21 +17,27 @@ What is reproduced, each part checked against OpenCV 5.0 in ``tests/extract/test
   gradient, dual update); the dual variables start at 0 on each level;
 - the stopping rule: a pair stops iterating within a warp once the summed squared change of
   its flow in one step is ``<= epsilon**2 * H * W`` (of that level). Each pair of a batch stops
-  exactly where OpenCV stops on it alone: converged pairs are frozen with masks, and the
-  batch leaves a warp early only when all of its pairs have converged.
+  exactly where OpenCV stops on it alone: at each check for convergence (a host sync: every
+  step on CPU, every ``check_every`` steps elsewhere) converged pairs leave the working
+  batch, and between checks masks freeze them; a warp ends when no pair is left.
 
 Not implemented (refused with ``ValueError``): ``gamma != 0`` (the illumination term) and
 ``useInitialFlow``. Input grey levels are used as given (0..255, uint8 or float32); note that
 OpenCV's ``calc`` multiplies *float* inputs by 255, so its float input is 0..1.
 
-Results agree with OpenCV to rounding at every building block; the iteration then amplifies
-those rounding differences a little (mean end-point error against OpenCV is measured in the
-tests and in ``benchmarks/bench_tvl1.py``).
+Every building block agrees with OpenCV to float rounding (the median exactly). The
+iteration amplifies rounding differences: OpenCV itself moves by 0.004-0.11 px mean
+end-point error when its input moves by 1e-4 grey levels, and this implementation differs from
+it by about that much (0.008 px at short side 256 with OpenCV's defaults, 1e-4 px with the
+``fast`` preset; figures in ``benchmarks/bench_tvl1.py``'s output).
 
-Speed: one inner step is a handful of element-wise operations over ``(B, 2, H, W)`` tensors.
-``compiled=True`` runs the inner step, the warp and the median through ``torch.compile``
-(it needs a C++ compiler on CPU, Triton on CUDA); ``compiled=None`` picks the default of
-:data:`COMPILE_BY_DEFAULT` for the device type (measured in ``benchmarks/bench_tvl1.py``).
+Speed: one inner step is about 25 element-wise operations over ``(B, 2, H, W)`` tensors; the
+median is a min/max network. ``compiled=True`` runs the inner step and the median through
+``torch.compile`` (a C++ compiler on CPU, Triton on CUDA; the warp, a few calls per level,
+stays eager). ``compiled=None`` follows :data:`COMPILE_BY_DEFAULT`.
+
+Memory: about 41 float32 planes of the frame size per pair at the peak (13.7 MB at
+256 x 340), measured with the CPU profiler.
 """
 
 from __future__ import annotations
@@ -63,10 +69,15 @@ OPENCV_KEYWORDS: dict[str, str] = {
     "medianFiltering": "median_filtering",
 }
 
-#: Whether ``compiled=None`` uses torch.compile, per device type. CPU: no. On the 2-core
-#: test machine the compiled steps were slower or at best level with eager once compile
-#: time is counted (see the README figures of benchmarks/bench_tvl1.py); CUDA: yes (one
-#: fused kernel per step instead of ~30 launches).
+#: Whether ``compiled=None`` uses torch.compile, per device type. CPU: no. Measured on the
+#: 2-core EPYC test machine (bikes, 256 x 602, fast preset, 1 thread): compiled steps run
+#: 1.5x faster than eager (1.71 vs 1.14 pairs/s), but each process first spends 35-45 s
+#: compiling with a warm inductor cache (2-5 min cold), so eager is faster below about 140
+#: pairs per process; tests and the pipeline's per-video processes are mostly below that.
+#: Long CPU runs should pass ``compiled=True``. CUDA: yes, where Triton is installed (a
+#: couple of fused kernels per step instead of ~25 launches, the median one kernel instead
+#: of ~140); not measured here, as no GPU was available: ``benchmarks/bench_tvl1.py --device
+#: cuda`` measures it.
 COMPILE_BY_DEFAULT: dict[str, bool] = {"cpu": False, "cuda": True}
 
 #: The smallest pyramid level OpenCV keeps (in width and in height).
