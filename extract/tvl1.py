@@ -36,8 +36,9 @@ median is a min/max network. ``compiled=True`` runs the inner step and the media
 ``torch.compile`` (a C++ compiler on CPU, Triton on CUDA; the warp, a few calls per level,
 stays eager). ``compiled=None`` follows :data:`COMPILE_BY_DEFAULT`.
 
-Memory: about 41 float32 planes of the frame size per pair at the peak (13.7 MB at
-256 x 340), measured with the CPU profiler.
+Memory: at the peak (the warp's gathers) about 50 float32 planes of the frame size per pair,
+16 MB at 256 x 340 (torch's CPU profiler, OpenCV's defaults); the process's resident memory
+grew by 28-41 MB per pair on CPU (the allocator keeps freed blocks).
 """
 
 from __future__ import annotations
