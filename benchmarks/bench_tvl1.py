@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Benchmark: the PyTorch TV-L1 (extract/tvl1.py) against OpenCV's DualTVL1OpticalFlow.
 
-    python benchmarks/bench_tvl1.py [--device cpu|cuda] [--short-side 256] [--pairs 3]
+    python benchmarks/bench_tvl1.py [--device cpu|cuda] [--short-side 256] [--pairs 2]
         [--vtest PATH] [--batches 1,4,16] [--repeats 3] [--skip-compiled]
         [--only equivalence,speed,batches,memory]
 
@@ -23,6 +23,10 @@ Figures, each against its baseline in the same run (medians where repeated):
 4. memory per pair at 256 x 340: peak CUDA memory per batch size on CUDA; on CPU the growth
    of peak RSS from 1 to 8 pairs in a child process.
 Frames are decoded as the project does (25 fps, short side 256, RGB -> grey).
+
+Run time on the project's shared 2-core machine: 22 min with 3 pairs while other jobs kept
+its load average at 4-6 (torch at 2 threads is then 10-15x slower than at 1: its threads wait
+for a core at every operation); fewer with the default 2 pairs, or ``--only`` a section.
 """
 
 from __future__ import annotations
@@ -282,7 +286,7 @@ def main() -> None:
     )
     parser.add_argument("--device", default="cpu", help="torch device (cpu, cuda, cuda:N)")
     parser.add_argument("--short-side", type=int, default=256)
-    parser.add_argument("--pairs", type=int, default=3, help="frame pairs per clip")
+    parser.add_argument("--pairs", type=int, default=2, help="frame pairs per clip")
     parser.add_argument("--vtest", type=Path, default=None, help="OpenCV's vtest.avi")
     parser.add_argument("--batches", default=None, help="batch sizes (cpu 1,4,16; cuda more)")
     parser.add_argument("--repeats", type=int, default=3)
