@@ -45,7 +45,7 @@ import threading
 import time
 import traceback
 import xml.etree.ElementTree as ET
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -60,6 +60,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from bench_i3d import cpu_model  # noqa: E402
 
+from wtal.utils.devices import tf32  # noqa: E402
 from wtal.utils.files import write_json  # noqa: E402
 
 CUDA_TESTS = ("tests/wtal/training/test_cuda.py", "tests/wtal/inference/test_cuda.py")
@@ -126,18 +127,6 @@ def clean(value: Any) -> Any:
     if isinstance(value, float) and not math.isfinite(value):
         return None
     return value
-
-
-@contextlib.contextmanager
-def tf32(enabled: bool) -> Iterator[None]:
-    matmul, cudnn = torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32
-    torch.backends.cuda.matmul.allow_tf32 = enabled
-    torch.backends.cudnn.allow_tf32 = enabled
-    try:
-        yield
-    finally:
-        torch.backends.cuda.matmul.allow_tf32 = matmul
-        torch.backends.cudnn.allow_tf32 = cudnn
 
 
 def timed(ctx: Context, fn: Callable[[], Any], repeats: int) -> tuple[float, list[float], Any]:

@@ -4,6 +4,9 @@ option or config key at fault."""
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
+
 import torch
 
 DEVICES = "auto, cpu, cuda, cuda:N or mps"
@@ -41,3 +44,17 @@ def _check_cuda(device: torch.device, name: str, source: str) -> None:
             f"{source} {name}: there {'is' if count == 1 else 'are'} only {count} CUDA "
             f"device{'' if count == 1 else 's'} (cuda:0 to cuda:{count - 1})"
         )
+
+
+@contextlib.contextmanager
+def tf32(enabled: bool) -> Iterator[None]:
+    """TF32 matmuls and cuDNN convolutions on or off inside the block (cuDNN convolutions use
+    TF32 by default on Ampere and later GPUs); the previous settings are restored after."""
+    matmul, cudnn = torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32
+    torch.backends.cuda.matmul.allow_tf32 = enabled
+    torch.backends.cudnn.allow_tf32 = enabled
+    try:
+        yield
+    finally:
+        torch.backends.cuda.matmul.allow_tf32 = matmul
+        torch.backends.cudnn.allow_tf32 = cudnn

@@ -41,6 +41,7 @@ from wtal.training.batches import gather_batch, sample_batch
 from wtal.training.setup import build_models, text_assets
 from wtal.training.step import make_optimizers, train_step
 from wtal.training.trainer import _sentence_table, train
+from wtal.utils.devices import tf32
 
 CUDA = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 DEVICE = "cuda"  # the device the CUDA tests compare with the CPU
@@ -50,17 +51,9 @@ GRAD_RTOL = 1e-3
 UPDATE_RTOL = 1e-2
 
 
-@contextlib.contextmanager
-def tf32_off() -> Iterator[None]:
+def tf32_off() -> contextlib.AbstractContextManager[None]:
     """TF32 off (cuDNN convolutions use it by default) inside the block; restored after."""
-    matmul, cudnn = torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32
-    torch.backends.cuda.matmul.allow_tf32 = False
-    torch.backends.cudnn.allow_tf32 = False
-    try:
-        yield
-    finally:
-        torch.backends.cuda.matmul.allow_tf32 = matmul
-        torch.backends.cudnn.allow_tf32 = cudnn
+    return tf32(False)
 
 
 @pytest.fixture
