@@ -57,17 +57,22 @@ class Killed(Exception):
     pass
 
 
-def test_a_killed_run_resumes_at_the_last_finished_chunk(square, tmp_path):
-    target = tmp_path / "flow.npy"
+def dies_after(chunks: int):
+    """A progress callback that kills the run once ``chunks`` chunks are written."""
     calls = []
 
-    def die_after_two_chunks(n):
+    def progress(n: int) -> None:
         calls.append(n)
-        if len(calls) == 2:
+        if len(calls) == chunks:
             raise Killed
 
+    return progress
+
+
+def test_a_killed_run_resumes_at_the_last_finished_chunk(square, tmp_path):
+    target = tmp_path / "flow.npy"
     with pytest.raises(Killed):
-        compute_flow(square, target, "fast", short_side=32, chunk=6, progress=die_after_two_chunks)
+        compute_flow(square, target, "fast", short_side=32, chunk=6, progress=dies_after(2))
     assert not target.exists()  # nothing that looks complete
     record = json.loads((tmp_path / "flow.partial.json").read_text())
     assert record["done"] == 11  # chunk 1: 6 frames, 5 fields; chunk 2: 6 more fields
@@ -127,21 +132,15 @@ def test_torch_batches_of_any_size_give_the_same_fields(square, tmp_path):
 def test_a_killed_torch_run_resumes_like_an_uninterrupted_one(square, tmp_path):
     target = tmp_path / "flow.npy"
     settings = {"short_side": 32, "chunk": 6, "backend": "torch", "flow_batch": 4}
-    calls = []
-
-    def die_after_two_chunks(n):
-        calls.append(n)
-        if len(calls) == 2:
-            raise Killed
-
     with pytest.raises(Killed):
-        compute_flow(square, target, "fast", progress=die_after_two_chunks, **settings)
+        compute_flow(square, target, "fast", progress=dies_after(2), **settings)
     assert json.loads((tmp_path / "flow.partial.json").read_text())["done"] == 11
     assert compute_flow(square, target, "fast", **settings).resumed_from == 11
     compute_flow(square, tmp_path / "whole.npy", "fast", **settings)
     assert np.array_equal(np.load(target), np.load(tmp_path / "whole.npy"))
     # An OpenCV progress record is not resumed by a torch run (another identity).
     with pytest.raises(Killed):
-        compute_flow(square, tmp_path / "mixed.npy", "fast", short_side=32, chunk=6,
-                     progress=lambda n: (_ for _ in ()).throw(Killed))  # fmt: skip
+        compute_flow(
+            square, tmp_path / "mixed.npy", "fast", short_side=32, chunk=6, progress=dies_after(1)
+        )
     assert compute_flow(square, tmp_path / "mixed.npy", "fast", **settings).resumed_from == 0
