@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Benchmark: post-processing (METHOD 5) per video for 1, 10 and 30 minutes of video.
+"""Benchmark: post-processing (docs/method.md §5) per video for 1, 10 and 30 minutes of video.
 
     python benchmarks/bench_postprocess.py [--repeats 7]
 

@@ -1,4 +1,4 @@
-"""A loop-by-loop transcription of the CO2-Net post-processing the authors use (METHOD 5):
+"""A loop-by-loop transcription of the CO2-Net post-processing the authors use (docs/method.md §5):
 grouping of consecutive segments, outer-inner scores with Python lists, and the list-based
 soft-NMS that swaps the best row to the front. Slow and plain, it is the reference the
 vectorised ``wtal.inference.postprocess`` is checked and benchmarked against."""

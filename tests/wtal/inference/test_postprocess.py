@@ -1,4 +1,4 @@
-"""Post-processing on hand-made attention curves (METHOD 5)."""
+"""Post-processing on hand-made attention curves (docs/method.md §5)."""
 
 from __future__ import annotations
 
