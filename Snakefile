@@ -5,24 +5,22 @@
 # package's schema (workflow/schemas/config.schema.yaml); an unknown key stops the run.
 # Stage targets: features, pack, train, infer, evaluate, report (and `all`).
 
-from wtal.config import layered_config, validate_config
+from wtal.config import BASE_KEY, workflow_config
 
 
 configfile: "config/config.yaml"
 
 
 # Snakemake's own merge, redone so that relative paths in a config file mean paths beside
-# that file (as for every `wtal` command) and --config paths mean paths from here.
+# that file (as for every `wtal` command), a file's `base:` files are merged under it, and
+# --config paths mean paths from here.
 _cli_files = [str(f) for f in workflow.config_settings.configfiles]
 _files = _cli_files
 if not (_cli_files and workflow.config_settings.replace_workflow_config):
     _files = [str(f) for f in workflow.configfiles if str(f) not in _cli_files] + _cli_files
-config.update(
-    validate_config(
-        layered_config(_files, dict(workflow.config_settings.config)),
-        f"config ({' + '.join(_files)}" + (" + --config)" if workflow.config_settings.config else ")"),
-    )
-)
+_loaded = workflow_config(_files, dict(workflow.config_settings.config))
+config.pop(BASE_KEY, None)  # Snakemake read it as a setting: it names files, now merged
+config.update(_loaded.config)
 
 
 include: "workflow/rules/common.smk"
