@@ -5,11 +5,19 @@ Annotation JSON: ``{"database": {vid: {"subset", "duration", "annotations": [{"s
 ``labels`` (video-level) defaults to the instance labels; ``classes`` fixes the class order
 (default: sorted labels). Features: ``<dir>/<vid>.npy`` ``(T, D)``, or the extraction stage's
 ``<dir>/<vid>/rgb.npy`` and ``flow.npy`` ``(T, 1024)`` each, joined RGB first.
+
+Feature timing (``wtal.data.timing``): the ``timing`` recorded in ``<dir>/<vid>/meta.json``
+(written by ``wtal extract``) where present, else the config's ``dataset.timing``, else the
+published I3D timing (16 frames at 25 fps). A ``meta.json`` that contradicts a configured
+timing is refused (the features are what they are); videos whose recorded timing differs
+from the dataset's carry their own.
 """
 
 from __future__ import annotations
 
 import os
+from collections import Counter
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +32,7 @@ from wtal.data.checks import (
     width_problem,
 )
 from wtal.data.dataset import DataQuirk, Dataset, VideoRecord
+from wtal.data.timing import I3D_25FPS, FeatureTiming
 from wtal.errors import InputFileError
 from wtal.utils.files import read_json, write_json
 
@@ -56,6 +65,22 @@ def load_video_features(features_dir: str | os.PathLike[str], video_id: str) -> 
     return np.concatenate([rgb, flow], axis=1)
 
 
+def recorded_timing(
+    features_dir: str | os.PathLike[str], video_id: str
+) -> tuple[FeatureTiming, Path] | None:
+    """The timing ``wtal extract`` recorded in ``<dir>/<vid>/meta.json`` (and that file), or
+    None when there is no such file or it predates the ``timing`` record."""
+    path = Path(features_dir) / video_id / "meta.json"
+    if not path.is_file():
+        return None
+    meta = read_json(path)
+    if not isinstance(meta, dict):
+        raise InputFileError(path, "meta.json is not a JSON object")
+    if meta.get("timing") is None:
+        return None
+    return FeatureTiming.from_meta(meta["timing"], path, "timing"), path
+
+
 def _load_checked(path: Path, video_id: str) -> np.ndarray:
     array = _load_array(path)
     row = first_non_finite_row(array)
@@ -81,8 +106,11 @@ def dataset_from_activitynet(
     path: str | os.PathLike[str] = "<annotations>",
     features_dir: str | os.PathLike[str] | None = None,
     name: str | None = None,
+    *,
+    timing: FeatureTiming | None = None,
 ) -> Dataset:
-    """Build a dataset from parsed annotation JSON (see the module docstring)."""
+    """Build a dataset from parsed annotation JSON (see the module docstring); ``timing``:
+    the configured feature timing (None: recorded in the features, or the I3D default)."""
     if not isinstance(data, dict) or not isinstance(data.get("database"), dict):
         raise InputFileError(path, "missing the top-level 'database' object")
     quirks = [
@@ -91,6 +119,7 @@ def dataset_from_activitynet(
         if isinstance(q, dict)
     ]
     records = []
+    recorded: dict[str, FeatureTiming] = {}
     seen_labels: set[str] = set()
     for vid, entry in data["database"].items():
         where = f"database/{vid}"
@@ -118,6 +147,15 @@ def dataset_from_activitynet(
             features = load_video_features(features_dir, vid)
             if features is None:
                 quirks.append(DataQuirk("missing-features", f"no features in {features_dir}", vid))
+            found_timing = recorded_timing(features_dir, vid)
+            if found_timing is not None:
+                if timing is not None and found_timing[0] != timing:
+                    raise InputFileError(
+                        found_timing[1],
+                        f"records features of {found_timing[0].describe()}, but the "
+                        f"configured dataset.timing says {timing.describe()}",
+                    )
+                recorded[vid] = found_timing[0]
         record = VideoRecord(
             video_id=vid,
             subset=str(entry["subset"]),
@@ -128,8 +166,15 @@ def dataset_from_activitynet(
             ambiguous=ambiguous,
             features=features,
         )
-        quirks.extend(check_feature_length(record))
         records.append(record)
+    dataset_timing = timing or (
+        Counter(recorded.values()).most_common(1)[0][0] if recorded else I3D_25FPS
+    )
+    for i, record in enumerate(records):
+        own = recorded.get(record.video_id, dataset_timing)
+        if own != dataset_timing:
+            records[i] = record = replace(record, timing=own)
+        quirks.extend(check_feature_length(record, dataset_timing))
     classes = data.get("classes")
     if classes is None:
         classes = sorted(seen_labels)
@@ -149,6 +194,7 @@ def dataset_from_activitynet(
         classes=tuple(classes),
         videos=tuple(records),
         quirks=tuple(quirks),
+        timing=dataset_timing,
     )
 
 
@@ -156,11 +202,15 @@ def read_activitynet(
     annotations: str | os.PathLike[str],
     features_dir: str | os.PathLike[str] | None = None,
     name: str | None = None,
+    *,
+    timing: FeatureTiming | None = None,
 ) -> Dataset:
     """Read an annotation JSON file and, optionally, per-video features."""
     if features_dir is not None and not Path(features_dir).is_dir():
         raise InputFileError(features_dir, "features folder not found")
-    return dataset_from_activitynet(read_json(annotations), annotations, features_dir, name)
+    return dataset_from_activitynet(
+        read_json(annotations), annotations, features_dir, name, timing=timing
+    )
 
 
 def write_activitynet(dataset: Dataset, path: str | os.PathLike[str]) -> None:

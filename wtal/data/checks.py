@@ -7,14 +7,16 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from wtal.data.dataset import SEGMENT_SECONDS, DataQuirk, VideoRecord
+from wtal.data.dataset import DataQuirk, VideoRecord
+from wtal.data.timing import I3D_25FPS, FeatureTiming
 
 #: Rows of a feature array tested for NaN/inf at a time (2048 float32 channels: 32 MiB), so a
 #: memory-mapped file is read once in pieces and never copied whole.
 FINITE_CHUNK_ROWS = 4096
 
-#: Allowed gap between the feature count and duration x 25/16, in segments (decoders round,
-#: the tail is dropped); beyond it the features probably were not extracted at 25 fps.
+#: Allowed gap between the feature count and the count the duration gives at the features'
+#: timing, in segments (decoders round, the tail is dropped); beyond it the features probably
+#: were not extracted at that timing (another frame rate or stride).
 FEATURE_LENGTH_TOLERANCE = 0.05
 
 
@@ -85,11 +87,13 @@ def width_problem(video_id: str, width: int) -> str | None:
     )
 
 
-def check_feature_length(record: VideoRecord) -> list[DataQuirk]:
-    """Features whose length disagrees with the duration at 25/16 segments per second."""
+def check_feature_length(record: VideoRecord, timing: FeatureTiming = I3D_25FPS) -> list[DataQuirk]:
+    """Features whose length disagrees with the duration at ``timing`` (the record's own
+    timing when it has one): 25/16 segments per second for the published I3D features."""
     if record.features is None or record.duration is None or record.duration <= 0:
         return []
-    expected = record.duration / SEGMENT_SECONDS
+    timing = record.timing or timing
+    expected = timing.expected_segments(record.duration)
     got = record.features.shape[0]
     if got == 0:
         return [DataQuirk("empty-features", "the feature array has no segments", record.video_id)]
@@ -97,7 +101,7 @@ def check_feature_length(record: VideoRecord) -> list[DataQuirk]:
         return [
             DataQuirk(
                 "feature-length-mismatch",
-                f"{got} segments, but {record.duration:.2f} s at 25/16 segments per second "
+                f"{got} segments, but {record.duration:.2f} s at {timing.describe()} "
                 f"gives {expected:.1f}",
                 record.video_id,
             )

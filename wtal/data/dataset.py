@@ -8,8 +8,11 @@ from typing import Any
 
 import numpy as np
 
-#: One feature segment = 16 frames at 25 fps: segment index = seconds x 25 / 16.
-SEGMENT_SECONDS = 16.0 / 25.0
+from wtal.data.timing import I3D_25FPS, FeatureTiming
+
+#: One segment of the published I3D features (16 frames at 25 fps, 0.64 s); a dataset's own
+#: timing is ``Dataset.timing`` (and ``VideoRecord.timing`` where one video differs).
+SEGMENT_SECONDS = I3D_25FPS.seconds_per_segment
 
 
 @dataclass(frozen=True)
@@ -29,7 +32,9 @@ class VideoRecord:
     """One video: identity, video-level labels, ground-truth instances (seconds), features.
 
     ``features`` is ``(T, D)`` float32 (``D = 2048``: RGB channels first, then flow) or
-    ``None`` when the dataset was read without features.
+    ``None`` when the dataset was read without features. ``timing``: set only when this
+    video's features were made at another timing than the dataset's (ActionFormer's per-video
+    frame rates); ``Dataset.timing_of`` resolves it.
     """
 
     video_id: str
@@ -40,6 +45,7 @@ class VideoRecord:
     segment_labels: tuple[str, ...] = ()
     ambiguous: np.ndarray = field(default_factory=lambda: np.zeros((0, 2)))
     features: np.ndarray | None = None
+    timing: FeatureTiming | None = None
 
     @property
     def num_segments(self) -> int | None:
@@ -48,12 +54,22 @@ class VideoRecord:
 
 @dataclass(frozen=True, eq=False)
 class Dataset:
-    """Videos with a fixed class list; ``quirks`` records what the reader found and did."""
+    """Videos with a fixed class list; ``quirks`` records what the reader found and did.
+
+    ``timing``: which seconds each feature row stands for (``wtal.data.timing``), one for the
+    whole dataset (the features of one release share it); a video whose ``timing`` is set
+    overrides it.
+    """
 
     name: str
     classes: tuple[str, ...]
     videos: tuple[VideoRecord, ...]
     quirks: tuple[DataQuirk, ...] = ()
+    timing: FeatureTiming = I3D_25FPS
+
+    def timing_of(self, record: VideoRecord) -> FeatureTiming:
+        """The timing of one video's features."""
+        return record.timing or self.timing
 
     def __len__(self) -> int:
         return len(self.videos)

@@ -4,7 +4,8 @@ joint-features ``.npy`` object array (THUMOS14 ``Thumos14reduced-*``, ActivityNe
 Annotation folder: ``videoname``, ``subset``, ``duration``, ``classlist``, ``labels_all``
 (video-level labels, what the authors train on), ``segments`` (or ``segment`` in some
 ActivityNet1.3 releases) and ``labels`` (one label per instance); THUMOS14 adds
-``Ambiguous_test.txt``. Features: an object array aligned with ``videoname``, each ``(T, 2048)``.
+``Ambiguous_test.txt``. Features: an object array aligned with ``videoname``, each ``(T, 2048)``,
+at the authors' timing (non-overlapping 16-frame windows at 25 fps: ``I3D_25FPS``).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from wtal.data.checks import (
 )
 from wtal.data.dataset import DataQuirk, Dataset, VideoRecord
 from wtal.data.safe_npy import load_npy
+from wtal.data.timing import I3D_25FPS
 from wtal.errors import InputFileError
 from wtal.evaluation.tables import load_ambiguous_file
 
@@ -190,7 +192,7 @@ def read_wtalc(
             ambiguous=ambiguous_intervals.get(vid, np.zeros((0, 2))),
             features=feature,
         )
-        quirks.extend(check_feature_length(record))
+        quirks.extend(check_feature_length(record, I3D_25FPS))
         records.append(record)
     if features is not None:
         _refuse_non_finite(features, records)
@@ -200,4 +202,5 @@ def read_wtalc(
         classes=classes,
         videos=tuple(records),
         quirks=tuple(quirks),
+        timing=I3D_25FPS,
     )
