@@ -6,7 +6,11 @@ length of video it saw::
     "foreground": {vid: {"duration": 60.8, "segment_seconds": 0.64,
                          "intervals": [[3.2, 7.68], ...]}}
 
-Each video is cut into segments of ``segment_seconds``; a segment is ground-truth foreground
+Each video is cut into segments of ``segment_seconds`` (the features' step, recorded by
+whoever made the file; 16 / 25 s when absent, the published I3D features) from
+``start_seconds`` (default 0; where overlapping windows place the first feature's cell, e.g.
+0.2 s for ActionFormer's 16-frame windows every 4 frames at 30 fps) up to ``duration`` (the
+seconds the features reach); a segment is ground-truth foreground
 when its centre lies inside an annotated instance (any class) and predicted foreground when
 its centre lies inside one of the intervals. Rates are pooled over all segments of all videos
 that are both in the ground truth and in ``foreground``:
@@ -23,6 +27,7 @@ from typing import Any
 
 import numpy as np
 
+from wtal.data.timing import I3D_25FPS
 from wtal.errors import InputFileError
 from wtal.evaluation.tables import GroundTruth
 
@@ -32,6 +37,7 @@ class VideoForeground:
     duration: float
     segment_seconds: float
     intervals: np.ndarray  # (n, 2) seconds
+    start_seconds: float = 0.0
 
 
 def foreground_from_dict(
@@ -49,8 +55,13 @@ def foreground_from_dict(
         if not isinstance(row, dict) or not {"duration", "intervals"} <= set(row):
             raise InputFileError(path, f"{where}: needs 'duration' and 'intervals'")
         duration = row["duration"]
-        step = row.get("segment_seconds", 16 / 25)
-        for name, value in (("duration", duration), ("segment_seconds", step)):
+        step = row.get("segment_seconds", I3D_25FPS.seconds_per_segment)
+        start = row.get("start_seconds", 0.0)
+        for name, value in (
+            ("duration", duration),
+            ("segment_seconds", step),
+            ("start_seconds", start),
+        ):
             if isinstance(value, bool) or not isinstance(value, int | float):
                 raise InputFileError(path, f"{where}/{name}: not a number")
             if not math.isfinite(value) or value < 0 or (name == "segment_seconds" and value == 0):
@@ -63,7 +74,7 @@ def foreground_from_dict(
             raise InputFileError(
                 path, f"{where}/intervals: an interval is not finite or ends before it starts"
             )
-        out[vid] = VideoForeground(float(duration), float(step), intervals)
+        out[vid] = VideoForeground(float(duration), float(step), intervals, float(start))
     return out
 
 
@@ -83,8 +94,11 @@ def foreground_rates(gt: GroundTruth, foreground: dict[str, VideoForeground]) ->
     position = {vid: v for v, vid in enumerate(gt.video_ids)}
     for vid in videos:
         entry = foreground[vid]
-        count = math.floor(entry.duration / entry.segment_seconds + 1e-9)
+        span = max(entry.duration - entry.start_seconds, 0.0)
+        count = math.floor(span / entry.segment_seconds + 1e-9)
         centres = (np.arange(count) + 0.5) * entry.segment_seconds
+        if entry.start_seconds:
+            centres = centres + entry.start_seconds
         rows = gt.video == position[vid]
         truth = _inside(centres, np.stack([gt.start[rows], gt.end[rows]], axis=1))
         said = _inside(centres, entry.intervals)

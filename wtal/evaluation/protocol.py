@@ -4,6 +4,10 @@
 rounded to 16-frame segments at 25 fps (``round(t * 25 / 16)``, half to even as Python's
 ``round``), predictions given in seconds scaled by the same factor, and ambiguous intervals
 compared as integer segment ranges. ``seconds`` is the standard ActivityNet protocol.
+
+The segment rate is a parameter (``segments_per_second``, default 25 / 16): a judge of files
+takes it from the predictions file, whose ``foreground`` records carry the features'
+``segment_seconds`` (``segments_per_second_of``), never from a model.
 """
 
 from __future__ import annotations
@@ -13,12 +17,29 @@ from typing import Literal
 
 import numpy as np
 
+from wtal.evaluation.foreground import VideoForeground
 from wtal.evaluation.tables import GroundTruth, Predictions
 
 Units = Literal["seconds", "segments"]
 
 #: The feature rate of the published I3D features: one segment = 16 frames at 25 fps.
 SEGMENTS_PER_SECOND = 25.0 / 16.0
+
+
+def segments_per_second_of(foreground: dict[str, VideoForeground]) -> float:
+    """The segment rate a predictions file records (``1 / segment_seconds`` of its
+    ``foreground`` entries), or the published 25 / 16 when it records none. Refused when its
+    videos disagree: one rate rounds the whole ground truth."""
+    steps = {entry.segment_seconds for entry in foreground.values()}
+    if not steps:
+        return SEGMENTS_PER_SECOND
+    if len(steps) > 1:
+        raise ValueError(
+            f"the predictions record several segment lengths {sorted(steps)}: segment units "
+            "need one (evaluate in seconds instead)"
+        )
+    step = steps.pop()
+    return SEGMENTS_PER_SECOND if step == 16.0 / 25.0 else 1.0 / step
 
 
 def parse_tiou_thresholds(spec: str) -> np.ndarray:
@@ -48,13 +69,18 @@ def parse_tiou_thresholds(spec: str) -> np.ndarray:
 
 
 def filter_ambiguous(
-    pred: Predictions, ambiguous: dict[str, np.ndarray], units: Units = "seconds"
+    pred: Predictions,
+    ambiguous: dict[str, np.ndarray],
+    units: Units = "seconds",
+    *,
+    segments_per_second: float = SEGMENTS_PER_SECOND,
 ) -> tuple[Predictions, int]:
     """Drop predictions that overlap an ambiguous interval of their video.
 
     Returns the kept predictions and how many were dropped. In ``seconds`` an overlap is a
     positive-length intersection; in ``segments`` (W-TALC) the prediction's integer range
-    ``[int(s), int(e))`` shares a segment with ``[round(a * 25/16), round(b * 25/16))``.
+    ``[int(s), int(e))`` shares a segment with ``[round(a * r), round(b * r))``, ``r`` the
+    ``segments_per_second`` (25/16 for the published features).
     """
     if not ambiguous or len(pred) == 0:
         return pred, 0
@@ -69,8 +95,8 @@ def filter_ambiguous(
         if units == "segments":
             p_lo = np.trunc(pred.start[rows])[:, None]
             p_hi = np.trunc(pred.end[rows])[:, None]
-            a_lo = np.round(intervals[:, 0] * SEGMENTS_PER_SECOND)[None, :]
-            a_hi = np.round(intervals[:, 1] * SEGMENTS_PER_SECOND)[None, :]
+            a_lo = np.round(intervals[:, 0] * segments_per_second)[None, :]
+            a_hi = np.round(intervals[:, 1] * segments_per_second)[None, :]
             overlap = (np.maximum(p_lo, a_lo) < np.minimum(p_hi, a_hi)) & (a_lo < a_hi)
         else:
             lo = np.maximum(pred.start[rows, None], intervals[None, :, 0])
@@ -80,7 +106,9 @@ def filter_ambiguous(
     return pred.take(~drop), int(drop.sum())
 
 
-def ground_truth_to_segments(gt: GroundTruth) -> GroundTruth:
+def ground_truth_to_segments(
+    gt: GroundTruth, *, segments_per_second: float = SEGMENTS_PER_SECOND
+) -> GroundTruth:
     """Ground truth in segment units, rounded as the authors' evaluation did.
 
     Instances that round to zero length are kept: they can only be matched by predictions
@@ -88,13 +116,15 @@ def ground_truth_to_segments(gt: GroundTruth) -> GroundTruth:
     """
     return dataclasses.replace(
         gt,
-        start=np.round(gt.start * SEGMENTS_PER_SECOND),
-        end=np.round(gt.end * SEGMENTS_PER_SECOND),
+        start=np.round(gt.start * segments_per_second),
+        end=np.round(gt.end * segments_per_second),
     )
 
 
-def predictions_to_segments(pred: Predictions) -> Predictions:
+def predictions_to_segments(
+    pred: Predictions, *, segments_per_second: float = SEGMENTS_PER_SECOND
+) -> Predictions:
     """Predictions given in seconds, rescaled to segment units (no rounding)."""
     return dataclasses.replace(
-        pred, start=pred.start * SEGMENTS_PER_SECOND, end=pred.end * SEGMENTS_PER_SECOND
+        pred, start=pred.start * segments_per_second, end=pred.end * segments_per_second
     )

@@ -9,7 +9,8 @@ Per video, from the CAS ``S`` (T, C + 1) and the fused attention ``att_m`` (T,):
    each side, truncated to whole segments and clipped to the video; 0 if empty) + 0.2 p_c;
 4. Gaussian soft-NMS (sigma 0.3) per class over the pooled proposals, lengths counted
    inclusively as in the original (``e - s + 1``);
-5. segments -> seconds (x 16 / 25).
+5. segments -> seconds at the features' timing (``FeatureTiming.to_seconds``: x 16 / 25 for
+   the published I3D features; a run ``[s, e)`` spans the cells of its features).
 """
 
 from __future__ import annotations
@@ -18,7 +19,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-SECONDS_PER_SEGMENT = 16.0 / 25.0
+from wtal.data.timing import I3D_25FPS, FeatureTiming
+
+#: Seconds per segment of the published I3D features (kept for callers; a dataset's own
+#: timing is ``Dataset.timing``).
+SECONDS_PER_SEGMENT = I3D_25FPS.seconds_per_segment
 
 
 @dataclass(frozen=True)
@@ -125,9 +130,13 @@ def soft_nms(
 
 
 def detect(
-    cas: np.ndarray, attention: np.ndarray, settings: PostprocessSettings = PostprocessSettings()
+    cas: np.ndarray,
+    attention: np.ndarray,
+    settings: PostprocessSettings = PostprocessSettings(),
+    timing: FeatureTiming = I3D_25FPS,
 ) -> tuple[Detections, np.ndarray]:
-    """Detections of one video, and its video-level class scores p (C,)."""
+    """Detections of one video (seconds at the features' ``timing``), and its video-level
+    class scores p (C,)."""
     p = video_class_scores(cas, attention, settings.top_divisor)
     kept = np.flatnonzero(p >= settings.class_threshold)
     if kept.size == 0:
@@ -155,8 +164,8 @@ def detect(
         empty = np.zeros(0)
         return Detections(empty.astype(int), empty, empty, empty), p
     label = np.concatenate(labels)
-    start = np.concatenate(starts) * SECONDS_PER_SEGMENT
-    end = np.concatenate(ends) * SECONDS_PER_SEGMENT
+    start = timing.to_seconds(np.concatenate(starts))
+    end = timing.to_seconds(np.concatenate(ends))
     score = np.concatenate(scores)
     if settings.max_per_video is not None and score.size > settings.max_per_video:
         best = np.argsort(-score, kind="stable")[: settings.max_per_video]

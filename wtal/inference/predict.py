@@ -11,8 +11,8 @@ import torch
 from tqdm import tqdm
 
 from wtal.data.dataset import VideoRecord
+from wtal.data.timing import I3D_25FPS, FeatureTiming
 from wtal.inference.postprocess import (
-    SECONDS_PER_SEGMENT,
     Detections,
     PostprocessSettings,
     attention_runs,
@@ -43,28 +43,40 @@ def video_outputs(tsm: TSM, features: np.ndarray, device: torch.device) -> Video
     )
 
 
-def foreground_intervals(attention: np.ndarray, threshold: float = FOREGROUND_THRESHOLD) -> list:
+def foreground_intervals(
+    attention: np.ndarray,
+    threshold: float = FOREGROUND_THRESHOLD,
+    timing: FeatureTiming = I3D_25FPS,
+) -> list:
     """Runs of segments with attention >= ``threshold``, in seconds."""
-    runs = attention_runs(attention, (threshold,)) * SECONDS_PER_SEGMENT
+    runs = timing.to_seconds(attention_runs(attention, (threshold,)))
     return [[float(s), float(e)] for s, e in runs]
 
 
 def video_results(
-    found: Detections, p: np.ndarray, attention: np.ndarray, classes: Sequence[str]
+    found: Detections,
+    p: np.ndarray,
+    attention: np.ndarray,
+    classes: Sequence[str],
+    timing: FeatureTiming = I3D_25FPS,
 ) -> tuple[list[dict[str, Any]], dict[str, float], dict[str, Any]]:
     """One video's entries of a predictions file: its ActivityNet result rows, its class
-    probabilities (``video_scores``) and its ``foreground`` record."""
+    probabilities (``video_scores``) and its ``foreground`` record: the seconds the features
+    reach (``duration``), from ``start_seconds`` (written only when not 0) in steps of
+    ``segment_seconds``, and the attention's foreground intervals."""
     rows = [
         {"segment": [float(s), float(e)], "label": classes[int(c)], "score": float(sc)}
         for c, s, e, sc in zip(found.label, found.start, found.end, found.score, strict=True)
     ]
     scores = {classes[i]: float(v) for i, v in enumerate(p)}
-    foreground = {
-        "duration": float(attention.size * SECONDS_PER_SEGMENT),
-        "segment_seconds": SECONDS_PER_SEGMENT,
-        "threshold": FOREGROUND_THRESHOLD,
-        "intervals": foreground_intervals(attention),
+    foreground: dict[str, Any] = {
+        "duration": float(timing.to_seconds(attention.size)),
+        "segment_seconds": timing.seconds_per_segment,
     }
+    if timing.offset_seconds:
+        foreground["start_seconds"] = timing.offset_seconds
+    foreground["threshold"] = FOREGROUND_THRESHOLD
+    foreground["intervals"] = foreground_intervals(attention, timing=timing)
     return rows, scores, foreground
 
 
@@ -78,11 +90,13 @@ def predict_videos(
     *,
     outputs: dict[str, VideoOutputs] | None = None,
     progress: bool = False,
+    timing: FeatureTiming = I3D_25FPS,
 ) -> dict[str, Any]:
     """ActivityNet results for every video with features, plus ``video_scores`` (class
     probabilities, for classification mAP) and ``foreground`` (the segments the attention
     calls foreground and the seconds the model saw, for the FP/FN diagnostic). Fills
-    ``outputs`` with each video's raw CAS and attention when given."""
+    ``outputs`` with each video's raw CAS and attention when given. Seconds are at
+    ``timing`` (the dataset's), or at a video's own ``timing`` where it has one."""
     results: dict[str, list[dict[str, Any]]] = {}
     video_scores: dict[str, dict[str, float]] = {}
     foreground: dict[str, dict[str, Any]] = {}
@@ -92,10 +106,11 @@ def predict_videos(
         out = video_outputs(tsm, normalize(video.features), device)
         if outputs is not None:
             outputs[video.video_id] = out
-        found, p = detect(out.cas, out.attention, settings)
+        own = video.timing or timing
+        found, p = detect(out.cas, out.attention, settings, own)
         vid = video.video_id
         results[vid], video_scores[vid], foreground[vid] = video_results(
-            found, p, out.attention, classes
+            found, p, out.attention, classes, own
         )
     return {
         "version": "wtal",

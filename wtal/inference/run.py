@@ -71,6 +71,7 @@ def run_split(
         device,
         outputs=outputs if keep_outputs else None,
         progress=progress,
+        timing=dataset.timing,
     )
     return SplitResult(predictions, evaluate_predictions(predictions, dataset, config), outputs)
 

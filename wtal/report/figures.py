@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 import numpy as np
 from numpy.typing import ArrayLike
 
+from wtal.data.timing import I3D_25FPS
 from wtal.evaluation.detection import (
     average_precision_per_class,
     match_predictions,
@@ -32,7 +33,7 @@ from wtal.evaluation.detection import (
 )
 from wtal.evaluation.metrics import DetectionMetrics
 from wtal.evaluation.tables import GroundTruth, Predictions
-from wtal.inference.postprocess import SECONDS_PER_SEGMENT, Detections, softmax
+from wtal.inference.postprocess import Detections, softmax
 from wtal.utils.files import atomic_open
 
 if TYPE_CHECKING:
@@ -221,7 +222,7 @@ def plot_timeline(
     detections: Detections,
     attention: ArrayLike,
     cas: ArrayLike,
-    seconds_per_segment: float = SECONDS_PER_SEGMENT,
+    seconds_per_segment: float = I3D_25FPS.seconds_per_segment,
     top_detections: int | None = 3,
     cas_softmax: bool = True,
 ) -> Path:
