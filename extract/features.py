@@ -3,12 +3,13 @@
 ``T = floor(N / 16)`` non-overlapping segments of the 25 fps frames (the tail is dropped);
 centre ``crop`` x ``crop``; RGB scaled to [-1, 1], flow dequantised to [-1, 1]. Outputs, per
 video, in ``<output>/<video stem>/``: ``rgb.npy`` and ``flow.npy`` ``(T, 1024)`` float32,
-``meta.json`` (frame counts, fps, weights identity and sha256, flow preset, package
-versions, and the ``identity`` of :mod:`extract.identity`: video file, decode settings, flow
-preset, crop, weights; written last, so its presence marks a complete folder, and removed
-first when a folder is made again), ``timings.json``, and the flow cache
-``flow_<preset>.npy`` with its ``flow_<preset>.identity.json`` (kept for reuse unless asked
-otherwise; reused only for the same identity).
+``meta.json`` (frame counts, fps, the features' ``timing`` ``{"fps": 25.0,
+"frames_per_segment": 16, "stride": 16}`` that ``wtal.data.timing`` reads, weights identity
+and sha256, flow preset, package versions, and the ``identity`` of :mod:`extract.identity`:
+video file, decode settings, flow preset, crop, weights; written last, so its presence marks
+a complete folder, and removed first when a folder is made again), ``timings.json``, and the
+flow cache ``flow_<preset>.npy`` with its ``flow_<preset>.identity.json`` (kept for reuse
+unless asked otherwise; reused only for the same identity).
 Every file is written atomically: a killed job never leaves one that looks complete.
 
 Decoded frames are not cached: decoding and resizing run at hundreds of frames per second,
@@ -35,6 +36,7 @@ import torch
 from extract.flow import cache_identity, compute_flow, dequantize, resolve_backend
 from extract.i3d import for_inference
 from extract.identity import (
+    TARGET_FPS,
     differences,
     feature_identity,
     read_sidecar,
@@ -327,6 +329,13 @@ def extract_video(
         "video": info.to_dict(),
         "segments": segments,
         "segment_frames": SEGMENT_FRAMES,
+        # Which seconds each row stands for (plain keys: wtal/data/timing.py reads them);
+        # not part of ``identity``, so folders written before this key stay current.
+        "timing": {
+            "fps": TARGET_FPS,
+            "frames_per_segment": SEGMENT_FRAMES,
+            "stride": SEGMENT_FRAMES,
+        },
         "feature_dim": FEATURE_DIM,
         "feature_order": "rgb.npy = I3D RGB stream, flow.npy = I3D flow stream",
         "settings": asdict(settings),
