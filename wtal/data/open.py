@@ -12,7 +12,7 @@ from wtal.data.activitynet import read_activitynet
 from wtal.data.dataset import Dataset
 from wtal.data.timing import FeatureTiming
 from wtal.data.wtalc import read_wtalc
-from wtal.evaluation.tables import load_ambiguous_file
+from wtal.utils.segments import load_ambiguous_file
 
 
 def open_dataset(spec: dict[str, Any], with_features: bool = True) -> Dataset:

@@ -27,7 +27,7 @@ from wtal.data.dataset import DataQuirk, Dataset, VideoRecord
 from wtal.data.safe_npy import load_npy
 from wtal.data.timing import I3D_25FPS
 from wtal.errors import InputFileError
-from wtal.evaluation.tables import load_ambiguous_file
+from wtal.utils.segments import load_ambiguous_file
 
 SEGMENT_FILES = ("segments.npy", "segment.npy")
 

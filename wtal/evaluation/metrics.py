@@ -24,11 +24,11 @@ from wtal.evaluation.tables import (
     GroundTruth,
     Predictions,
     ground_truth_from_dict,
-    load_ambiguous_file,
     predictions_from_dict,
     video_scores_from_dict,
 )
 from wtal.utils.files import read_json
+from wtal.utils.segments import load_ambiguous_file
 
 #: Ranges over which THUMOS14 papers average mAP (reported when all their thresholds are used).
 AVERAGE_RANGES: tuple[tuple[float, float], ...] = ((0.1, 0.5), (0.3, 0.7), (0.1, 0.7))

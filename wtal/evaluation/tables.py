@@ -19,7 +19,8 @@ from typing import Any
 import numpy as np
 
 from wtal.errors import InputFileError
-from wtal.utils.files import read_json, read_text
+from wtal.utils.files import read_json
+from wtal.utils.segments import check_segment, inf_hint
 
 
 @dataclass(frozen=True)
@@ -75,28 +76,6 @@ class Predictions:
         )
 
 
-def _inf_hint(*values: float) -> str:
-    if any(math.isinf(v) for v in values):
-        return " (a number too large for a float, such as 1e400, reads as inf)"
-    return ""
-
-
-def _check_segment(path: str | os.PathLike[str], where: str, segment: Any) -> tuple[float, float]:
-    if not isinstance(segment, list | tuple) or len(segment) != 2:
-        raise InputFileError(path, f"{where}: 'segment' must be [start, end], got {segment!r}")
-    try:
-        start, end = float(segment[0]), float(segment[1])
-    except (TypeError, ValueError):
-        raise InputFileError(path, f"{where}: segment {segment!r} is not numeric") from None
-    if not (math.isfinite(start) and math.isfinite(end)):
-        raise InputFileError(
-            path, f"{where}: segment {segment!r} is not finite{_inf_hint(start, end)}"
-        )
-    if end < start:
-        raise InputFileError(path, f"{where}: segment {segment!r} is reversed (end < start)")
-    return start, end
-
-
 def ground_truth_from_dict(
     data: Any, subset: str | None, path: str | os.PathLike[str] = "<ground truth>"
 ) -> GroundTruth:
@@ -134,7 +113,7 @@ def ground_truth_from_dict(
             at = f"{where}/annotations/{k}"
             if not isinstance(ann, dict) or "segment" not in ann or "label" not in ann:
                 raise InputFileError(path, f"{at}: needs 'segment' and 'label'")
-            s, e = _check_segment(path, at, ann["segment"])
+            s, e = check_segment(path, at, ann["segment"])
             if e == s:
                 raise InputFileError(path, f"{at}: segment {ann['segment']!r} has zero length")
             name = ann["label"]
@@ -152,7 +131,7 @@ def ground_truth_from_dict(
         video_labels[vid] = tuple(names)
         if entry.get("ambiguous"):
             rows = [
-                _check_segment(path, f"{where}/ambiguous/{k}", seg)
+                check_segment(path, f"{where}/ambiguous/{k}", seg)
                 for k, seg in enumerate(entry["ambiguous"])
             ]
             ambiguous[vid] = np.asarray(rows, dtype=np.float64).reshape(-1, 2)
@@ -190,14 +169,14 @@ def _locate_bad_prediction(path: str | os.PathLike[str], results: dict[str, Any]
             for key in ("segment", "label", "score"):
                 if key not in row:
                     raise InputFileError(path, f"{at}: missing '{key}'")
-            _check_segment(path, at, row["segment"])
+            check_segment(path, at, row["segment"])
             if not isinstance(row["label"], str):
                 raise InputFileError(path, f"{at}: 'label' must be a string")
             score = row["score"]
             if isinstance(score, bool) or not isinstance(score, int | float):
                 raise InputFileError(path, f"{at}: 'score' must be a number, got {score!r}")
             if not math.isfinite(score):
-                raise InputFileError(path, f"{at}: score {score!r} is not finite{_inf_hint(score)}")
+                raise InputFileError(path, f"{at}: score {score!r} is not finite{inf_hint(score)}")
 
 
 def predictions_from_dict(data: Any, path: str | os.PathLike[str] = "<predictions>") -> Predictions:
@@ -248,21 +227,6 @@ def load_predictions(path: str | os.PathLike[str]) -> Predictions:
     return predictions_from_dict(read_json(path), path)
 
 
-def load_ambiguous_file(path: str | os.PathLike[str]) -> dict[str, np.ndarray]:
-    """Read a THUMOS14 ``Ambiguous_test.txt`` (``video start end`` per line, seconds)."""
-    intervals: dict[str, list[tuple[float, float]]] = {}
-    lines = read_text(path).splitlines()
-    for number, line in enumerate(lines, start=1):
-        parts = line.split()
-        if not parts:
-            continue
-        if len(parts) != 3:
-            raise InputFileError(path, f"line {number}: expected 'video start end', got {line!r}")
-        segment = _check_segment(path, f"line {number}", parts[1:])
-        intervals.setdefault(parts[0], []).append(segment)
-    return {vid: np.asarray(rows, dtype=np.float64) for vid, rows in intervals.items()}
-
-
 def video_scores_from_dict(
     data: Any, path: str | os.PathLike[str] = "<predictions>"
 ) -> dict[str, dict[str, float]]:
@@ -280,6 +244,6 @@ def video_scores_from_dict(
                 raise InputFileError(path, f"video_scores/{vid}/{name}: not a number")
             if not math.isfinite(value):
                 raise InputFileError(
-                    path, f"video_scores/{vid}/{name}: {value!r} is not finite{_inf_hint(value)}"
+                    path, f"video_scores/{vid}/{name}: {value!r} is not finite{inf_hint(value)}"
                 )
     return scores

@@ -9,11 +9,11 @@ import pytest
 
 from wtal.errors import InputFileError
 from wtal.evaluation.tables import (
-    load_ambiguous_file,
     load_ground_truth,
     load_predictions,
     video_scores_from_dict,
 )
+from wtal.utils.segments import load_ambiguous_file
 
 GT = {
     "database": {
