@@ -181,7 +181,7 @@ def test_ctrl_c_keeps_the_last_checkpoint_and_the_rerun_resumes_exactly(data, tm
     a = torch.load(last, weights_only=True)
     b = torch.load(reference / "checkpoints" / "last.pt", weights_only=True)
     assert a["iteration"] == b["iteration"] == 6
-    for part in ("tsm", "vlc"):
+    for part in ("model", "vlc"):
         assert a[part].keys() == b[part].keys()
         assert all(torch.equal(a[part][k], b[part][k]) for k in a[part]), part
     log = (out / "metrics.jsonl").read_text()

@@ -41,7 +41,7 @@ def run(args: argparse.Namespace) -> int:
     from wtal.data.open import open_dataset
     from wtal.evaluation import format_markdown, format_table
     from wtal.evaluation.tables import ground_truth_from_dict, predictions_from_dict
-    from wtal.inference.checkpoint import load_model
+    from wtal.models.checkpoint import load_model
     from wtal.inference.run import check_compatible, run_split, write_predictions_csv
     from wtal.report.inference import write_inference_figures
     from wtal.training.preflight import check_at_least, check_output_folder
@@ -64,7 +64,7 @@ def run(args: argparse.Namespace) -> int:
     split = dataset.subset(subset)
     check_compatible(loaded, split)
     result = run_split(
-        loaded.tsm,
+        loaded.model,
         split,
         loaded.norm,
         config,

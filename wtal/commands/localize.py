@@ -58,7 +58,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from extract.batch import unique_videos
     from wtal.commands.extract import find_videos
-    from wtal.inference.checkpoint import load_model
+    from wtal.models.checkpoint import load_model
     from wtal.inference.localize import localize_videos
     from wtal.training.trainer import pick_device
 

@@ -73,8 +73,8 @@ def run(args: argparse.Namespace) -> int:
     result = train(
         config,
         inputs.train_set,
-        inputs.validation,
         output,
+        validation=inputs.validation,
         progress=not args.no_progress,
         on_config_change="restart" if args.restart_on_change else "error",
     )
@@ -102,6 +102,7 @@ def prepare(args: argparse.Namespace) -> Inputs:
         check_subset,
     )
     from wtal.training.presets import resolve_preset
+    from wtal.training.trainer import SPLIT, validation_part
     from wtal.utils.devices import resolve_device
 
     check_at_least(args.iterations, 1, "--iterations")
@@ -131,7 +132,7 @@ def prepare(args: argparse.Namespace) -> Inputs:
             dataset, spec["test_subset"], "dataset.test_subset", args.config, flag
         )
         check_annotated(test_set, spec["test_subset"], "dataset.test_subset", args.config, flag)
-    train_set, validation = split_validation(train_set, config["training"])
+    train_set, validation = validation_part(config, train_set, SPLIT)
     if validation is not None:
         check_annotated(
             validation,
@@ -141,25 +142,6 @@ def prepare(args: argparse.Namespace) -> Inputs:
             "choosing the checkpoint (or use training.selection: last)",
         )
     return Inputs(config, output, train_set, validation, test_set)
-
-
-def split_validation(
-    train_set: Dataset, training: dict[str, Any]
-) -> tuple[Dataset, Dataset | None]:
-    """(train, validation): with ``selection: validation``, a stratified part of the training
-    videos held out to choose the checkpoint."""
-    from wtal.data.splits import stratified_split
-
-    if training["selection"] != "validation":
-        return train_set, None
-    _, held = stratified_split(train_set.videos, training["validation_fraction"], training["seed"])
-    held_set = set(held)
-
-    def part(keep: bool) -> Dataset:
-        videos = tuple(v for v in train_set.videos if (v.video_id in held_set) == keep)
-        return type(train_set)(train_set.name, train_set.classes, videos, train_set.quirks)
-
-    return part(False), part(True)
 
 
 def test(result: TrainingResult, test_set: Dataset, config: dict[str, Any], every: bool) -> None:

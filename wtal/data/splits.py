@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 
 import numpy as np
 
-from wtal.data.dataset import VideoRecord
+from wtal.data.dataset import Dataset, VideoRecord
 
 
 def stratified_split(
@@ -28,3 +29,16 @@ def stratified_split(
         held.update(rng.choice(ids, size=count, replace=False).tolist())
     train = [v.video_id for v in videos if v.video_id not in held]
     return train, [v.video_id for v in videos if v.video_id in held]
+
+
+def split_validation(train_set: Dataset, fraction: float, seed: int) -> tuple[Dataset, Dataset]:
+    """(train, validation): a stratified ``fraction`` of the training videos
+    (:func:`stratified_split`) held out to choose the checkpoint; the rest trains."""
+    _, held = stratified_split(train_set.videos, fraction, seed)
+    held_ids = set(held)
+
+    def part(keep: bool) -> Dataset:
+        videos = tuple(v for v in train_set.videos if (v.video_id in held_ids) == keep)
+        return replace(train_set, videos=videos)
+
+    return part(False), part(True)

@@ -15,9 +15,9 @@ import torch
 from wtal.config import section_defaults
 from wtal.data.activitynet import load_video_features
 from wtal.errors import InputFileError
-from wtal.inference.checkpoint import LoadedModel
 from wtal.inference.postprocess import Detections, detect
 from wtal.inference.predict import settings_from_config, video_outputs, video_results
+from wtal.models.checkpoint import LoadedModel
 from wtal.utils.files import write_json
 
 #: I3D RGB + flow, 1024 each: what the extraction stage makes.
@@ -123,7 +123,7 @@ def localize_videos(
             frames = meta["video"]["frames"]
             report.failed[video] = f"too short for one 16-frame segment ({frames} frames at 25 fps)"
             continue
-        out = video_outputs(loaded.tsm, loaded.norm(np.asarray(features)), device)
+        out = video_outputs(loaded.model, loaded.norm(np.asarray(features)), device)
         found, p = detect(out.cas, out.attention, postprocess)
         vid = folder.name
         duration = float(meta["video"]["duration"])

@@ -1,4 +1,5 @@
-"""Run a trained TSM over whole videos and turn its outputs into ActivityNet results."""
+"""Run a trained model (any registered base model) over whole videos and turn its outputs
+into ActivityNet results."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from torch import nn
 from tqdm import tqdm
 
 from wtal.data.dataset import VideoRecord
@@ -18,7 +20,6 @@ from wtal.inference.postprocess import (
     attention_runs,
     detect,
 )
-from wtal.models.tsm import TSM
 
 #: Attention at or above which a segment counts as foreground (the §4.4 FP/FN diagnostic).
 FOREGROUND_THRESHOLD = 0.5
@@ -33,14 +34,12 @@ class VideoOutputs:
 
 
 @torch.inference_mode()
-def video_outputs(tsm: TSM, features: np.ndarray, device: torch.device) -> VideoOutputs:
+def video_outputs(model: nn.Module, features: np.ndarray, device: torch.device) -> VideoOutputs:
     """CAS and fused attention of one whole video."""
-    tsm.eval()
+    model.eval()
     x = torch.from_numpy(np.array(features, dtype=np.float32))[None].to(device)
-    out = tsm(x, reconstruct=False)
-    return VideoOutputs(
-        out.cas[0].float().cpu().numpy(), out.attention.attention[0].float().cpu().numpy()
-    )
+    out = model(x, reconstruct=False)
+    return VideoOutputs(out.cas[0].float().cpu().numpy(), out.foreground[0].float().cpu().numpy())
 
 
 def foreground_intervals(
@@ -81,7 +80,7 @@ def video_results(
 
 
 def predict_videos(
-    tsm: TSM,
+    model: nn.Module,
     videos: Sequence[VideoRecord],
     classes: Sequence[str],
     normalize: Callable[[np.ndarray], np.ndarray],
@@ -103,7 +102,7 @@ def predict_videos(
     for video in tqdm(videos, desc="inference", unit="video", disable=not progress):
         if video.features is None or len(video.features) == 0:
             continue
-        out = video_outputs(tsm, normalize(video.features), device)
+        out = video_outputs(model, normalize(video.features), device)
         if outputs is not None:
             outputs[video.video_id] = out
         own = video.timing or timing

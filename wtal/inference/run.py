@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import torch
+from torch import nn
 
 from wtal.data.dataset import Dataset
 from wtal.errors import InputFileError
@@ -17,9 +18,8 @@ from wtal.evaluation.foreground import foreground_from_dict
 from wtal.evaluation.metrics import DetectionMetrics, evaluate_detection
 from wtal.evaluation.protocol import parse_tiou_thresholds
 from wtal.evaluation.tables import ground_truth_from_dict, predictions_from_dict
-from wtal.inference.checkpoint import LoadedModel
 from wtal.inference.predict import VideoOutputs, predict_videos, settings_from_config
-from wtal.models.tsm import TSM
+from wtal.models.checkpoint import LoadedModel
 from wtal.utils.files import write_text
 
 
@@ -49,7 +49,7 @@ def evaluate_predictions(
 
 
 def run_split(
-    tsm: TSM,
+    model: nn.Module,
     dataset: Dataset,
     normalize,
     config: dict[str, Any],
@@ -58,12 +58,12 @@ def run_split(
     keep_outputs: bool = False,
     progress: bool = False,
 ) -> SplitResult:
-    """Predictions and metrics of ``tsm`` on every video of ``dataset``."""
+    """Predictions and metrics of ``model`` on every video of ``dataset``."""
     if not dataset.videos:
         raise ValueError(f"dataset {dataset.name!r}: no videos to run on")
     outputs: dict[str, VideoOutputs] = {}
     predictions = predict_videos(
-        tsm,
+        model,
         dataset.videos,
         dataset.classes,
         normalize,

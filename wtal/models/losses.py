@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from wtal.models.tsm import topk_video_logits
+from wtal.models.tsm import TSMOutput, topk_video_logits
 
 
 def mil_loss(
@@ -88,3 +90,32 @@ def consistency(source: Tensor, target: Tensor, kind: str) -> Tensor:
         s, t = source.clamp(eps, 1 - eps), target.clamp(eps, 1 - eps)
         return (t * (t / s).log() + (1 - t) * ((1 - t) / (1 - s)).log()).mean()
     raise ValueError(f"unknown consistency {kind!r}")
+
+
+def tsm_objective(
+    out: TSMOutput, labels: Tensor, config: dict[str, Any]
+) -> tuple[dict[str, Tensor], Tensor]:
+    """TSM's loss terms (METHOD 2.3) and their weighted sum: MIL + co-activity + sparsity +
+    guide (+ the cross-modal autoencoder when its weight is above 0 and it was computed)."""
+    model, weights = config["model"], config["losses"]
+    att = out.attention
+    terms = {
+        "mil": mil_loss(
+            out.cas, out.suppressed, labels, model["k_divisor"], weights["mil_epsilon"]
+        ),
+        "co_activity": co_activity_loss(
+            out.embedding0, out.suppressed, labels, config["training"]["similar_classes"]
+        ),
+        "sparsity": sparsity_loss(att.attention, att.rgb, att.flow),
+        "guide": guide_loss(att.attention, att.rgb, att.flow, out.cas),
+    }
+    total = (
+        terms["mil"]
+        + weights["co_activity"] * terms["co_activity"]
+        + weights["sparsity"] * terms["sparsity"]
+        + weights["guide"] * terms["guide"]
+    )
+    if weights["autoencoder"] > 0 and att.reconstruction_loss is not None:
+        terms["autoencoder"] = att.reconstruction_loss
+        total = total + weights["autoencoder"] * terms["autoencoder"]
+    return terms, total

@@ -6,12 +6,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from wtal.models.heads import class_scores, make_head
 from wtal.models.init import kaiming_uniform_init
-from wtal.models.text_encoder import TextEncoder
 from wtal.models.video_branch import AttentionModule, AttentionOutput
 
 
@@ -21,6 +20,11 @@ class TSMOutput:
     suppressed: Tensor  # S_bar: (B, T, C + 1)
     embedding0: Tensor  # X0: (B, T, 2048), for the co-activity loss
     attention: AttentionOutput
+
+    @property
+    def foreground(self) -> Tensor:
+        """The fused attention att_m (B, T): what every base model offers inference and VLC."""
+        return self.attention.attention
 
 
 def temporal_pool(x: Tensor, width: int) -> Tensor:
@@ -50,8 +54,6 @@ class TSM(nn.Module):
         pool_width: int = 1,
     ) -> None:
         super().__init__()
-        if mode not in ("text", "baseline"):
-            raise ValueError(f"mode must be 'text' or 'baseline', not {mode!r}")
         self.mode = mode
         self.num_classes = num_classes
         self.temperature = temperature
@@ -63,16 +65,9 @@ class TSM(nn.Module):
         self.embed1 = nn.Sequential(
             nn.Conv1d(feature_dim, feature_dim, 3, padding=1), nn.LeakyReLU(0.2), nn.Dropout(0.7)
         )
-        if mode == "text":
-            if name_vectors is None:
-                raise ValueError("text mode needs the class-name word vectors")
-            self.text = TextEncoder(
-                name_vectors, context_length, feature_dim, handcrafted_context=handcrafted_context
-            )
-            self.classifier = None
-        else:
-            self.text = None
-            self.classifier = nn.Conv1d(feature_dim, num_classes + 1, 1)
+        self.text, self.classifier = make_head(
+            mode, num_classes, feature_dim, name_vectors, context_length, handcrafted_context
+        )
         kaiming_uniform_init(self)  # every Conv / Linear of TSM, as the authors initialise it
 
     def forward(self, features: Tensor, reconstruct: bool = True) -> TSMOutput:
@@ -82,11 +77,7 @@ class TSM(nn.Module):
         attention = self.attention(x, reconstruct)
         x0 = self.embed0(attention.filtered)
         xe = self.embed1(x0)
-        if self.text is not None:
-            queries = self.text()  # (C + 1, 2048)
-            cas = torch.einsum("bdt,cd->btc", xe, queries) / self.temperature
-        else:
-            cas = self.classifier(xe).transpose(1, 2) / self.temperature
+        cas = class_scores(xe, self.text, self.classifier, self.temperature)
         if self.pool_width > 1:
             cas = temporal_pool(cas, self.pool_width)
             attention = AttentionOutput(

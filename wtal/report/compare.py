@@ -52,7 +52,7 @@ def _without_seed(config: dict[str, Any]) -> dict[str, Any]:
 
 def _checkpoint_config(folder: Path, summary: dict[str, Any]) -> dict[str, Any]:
     """Runs from before training.json recorded the config: read it from the checkpoint."""
-    from wtal.inference.checkpoint import read_checkpoint
+    from wtal.models.checkpoint import read_checkpoint
 
     path = folder / "checkpoints" / str(summary.get("selected_checkpoint", "last.pt"))
     try:

@@ -7,68 +7,14 @@ from typing import Any
 
 import numpy as np
 import torch
+from torch import nn
 
 from wtal.data.dataset import Dataset
-from wtal.models.tsm import TSM
+from wtal.models.registry import TextInputs, build_model
+from wtal.models.video_branch import AttentionModule
 from wtal.models.vlc import VLC
 from wtal.text.glove import WordVectors, frequent_words, load_word_vectors
 from wtal.text.sentences import Sentence, Vocabulary, build_sentence, name_slots, tokenize
-
-
-@dataclass
-class FeatureNorm:
-    """What features go through before the model: optional channel pooling (``pool``
-    consecutive channels averaged, never across the RGB/flow boundary when ``pool`` divides
-    1024; a CPU reduction of the width), then per-channel standardisation fitted on the
-    training videos (or none)."""
-
-    mean: np.ndarray | None = None
-    std: np.ndarray | None = None
-    pool: int = 1
-
-    @classmethod
-    def fit(cls, features: list[np.ndarray], mode: str, pool: int = 1) -> FeatureNorm:
-        dims = {f.shape[1] for f in features}
-        if any(d % pool for d in dims):
-            raise ValueError(
-                f"features.channel_pool {pool} does not divide the feature size {dims}"
-            )
-        if mode == "none":
-            return cls(pool=pool)
-        pooled = cls(pool=pool)
-        stacked = np.concatenate([pooled(f) for f in features]).astype(np.float64)
-        return cls(
-            stacked.mean(axis=0).astype(np.float32),
-            np.maximum(stacked.std(axis=0), 1e-6).astype(np.float32),
-            pool,
-        )
-
-    def __call__(self, x: np.ndarray) -> np.ndarray:
-        x = np.asarray(x, dtype=np.float32)
-        if self.pool > 1:
-            x = x.reshape(x.shape[0], x.shape[1] // self.pool, self.pool).mean(axis=2)
-        if self.mean is None:
-            return x
-        return (x - self.mean) / self.std
-
-    def state(self) -> dict[str, Any]:
-        """Tensors and ints only, so that checkpoints load with ``weights_only=True``."""
-        return {
-            "mean": None if self.mean is None else torch.from_numpy(self.mean),
-            "std": None if self.std is None else torch.from_numpy(self.std),
-            "pool": self.pool,
-        }
-
-    @classmethod
-    def from_state(cls, state: dict[str, Any] | None) -> FeatureNorm:
-        state = state or {}
-
-        def array(value: Any) -> np.ndarray | None:
-            if isinstance(value, torch.Tensor):
-                value = value.detach().cpu().numpy()
-            return None if value is None else np.asarray(value, dtype=np.float32)
-
-        return cls(array(state.get("mean")), array(state.get("std")), int(state.get("pool", 1)))
 
 
 @dataclass
@@ -119,26 +65,27 @@ def text_assets(dataset: Dataset, config: dict[str, Any]) -> TextAssets:
 
 def build_models(
     num_classes: int, feature_dim: int, text: TextAssets, config: dict[str, Any]
-) -> tuple[TSM, VLC | None]:
+) -> tuple[nn.Module, VLC | None]:
+    """The base model the config names (built by the registry) and, when enabled, VLC."""
     model = config["model"]
-    tsm = TSM(
-        num_classes,
-        text.name_vectors if model["mode"] == "text" else None,
-        feature_dim=feature_dim,
-        context_length=model["context_length"],
-        handcrafted_context=text.prompt_vectors,
-        mode=model["mode"],
-        temperature=model["temperature"],
-        pool_width=model["pool_width"],
+    base = build_model(
+        model, num_classes, feature_dim, TextInputs(text.name_vectors, text.prompt_vectors)
     )
     vlc = None
     if model["vlc"]["enabled"]:
+        shared = model["vlc"]["consistency"] == "share"
+        attention = getattr(base, "attention", None)
+        if shared and not isinstance(attention, AttentionModule):
+            raise ValueError(
+                f"model.vlc.consistency: share needs a base model with TSM's attention module "
+                f"(base tsm), not {model.get('base', 'tsm')!r}"
+            )
         vlc = VLC(
             text.vocabulary_vectors,
             feature_dim=feature_dim,
             reconstructor=model["vlc"]["reconstructor"],
             video_causal=bool(model["vlc"]["video_causal"]),
-            attention=tsm.attention if model["vlc"]["consistency"] == "share" else None,
+            attention=attention if shared else None,
             word_positions=bool(model["vlc"]["word_positions"]),
         )
-    return tsm, vlc
+    return base, vlc

@@ -1,4 +1,5 @@
-"""One training iteration, the four steps of METHOD 4:
+"""One training iteration, the four steps of METHOD 4 (TSM standing for whichever base
+model the config names; its losses come from the model registry):
 
 1. TSM forward and the TSM losses;
 2. VLC forward with the VLC attention frozen; update the reconstructor on
@@ -20,7 +21,7 @@ import torch
 from torch import Tensor, nn
 
 from wtal.models import losses as L
-from wtal.models.tsm import TSM
+from wtal.models.registry import base_model
 from wtal.models.vlc import VLC, SentenceBatch, reconstruction_nll
 from wtal.training.optim import FairseqAdam
 
@@ -48,7 +49,7 @@ def torch_adam(parameters: list[nn.Parameter], **options: Any) -> torch.optim.Ad
     return torch.optim.Adam(parameters, fused=fused, **options)
 
 
-def make_optimizers(tsm: TSM, vlc: VLC | None, config: dict[str, Any]) -> Optimizers:
+def make_optimizers(tsm: nn.Module, vlc: VLC | None, config: dict[str, Any]) -> Optimizers:
     training = config["training"]
     tsm_optimizer = torch_adam(
         list(tsm.parameters()), lr=training["tsm_lr"], weight_decay=training["tsm_weight_decay"]
@@ -116,7 +117,7 @@ def _check(losses: dict[str, Tensor], iteration: int) -> None:
 
 
 def train_step(
-    tsm: TSM,
+    tsm: nn.Module,
     vlc: VLC | None,
     optimizers: Optimizers,
     features: Tensor,
@@ -133,26 +134,8 @@ def train_step(
     # The autoencoder's reconstructions are made only when their loss counts (paper: weight 0).
     autoencoder = weights["autoencoder"] > 0
     out = tsm(features, reconstruct=autoencoder)
-    att = out.attention
-    losses = {
-        "mil": L.mil_loss(
-            out.cas, out.suppressed, labels, model["k_divisor"], weights["mil_epsilon"]
-        ),
-        "co_activity": L.co_activity_loss(
-            out.embedding0, out.suppressed, labels, training["similar_classes"]
-        ),
-        "sparsity": L.sparsity_loss(att.attention, att.rgb, att.flow),
-        "guide": L.guide_loss(att.attention, att.rgb, att.flow, out.cas),
-    }
-    tsm_total = (
-        losses["mil"]
-        + weights["co_activity"] * losses["co_activity"]
-        + weights["sparsity"] * losses["sparsity"]
-        + weights["guide"] * losses["guide"]
-    )
-    if autoencoder:
-        losses["autoencoder"] = att.reconstruction_loss
-        tsm_total = tsm_total + weights["autoencoder"] * losses["autoencoder"]
+    losses, tsm_total = base_model(model).objective(out, labels, config)
+    foreground = out.foreground
     if vlc is not None and sentences is not None:
         vlc.train()
         spec = model["vlc"]
@@ -183,12 +166,12 @@ def train_step(
         nn.utils.clip_grad_norm_(vlc_clip_parameters(vlc, clip, own), training["clip_grad_norm"])
         optimizers.reconstructor.step()
         if kind in ("mse", "kl", "mae"):
-            losses["consistency_tsm"] = L.consistency(att.attention, still.attention.detach(), kind)
+            losses["consistency_tsm"] = L.consistency(foreground, still.attention.detach(), kind)
             tsm_total = tsm_total + weights["consistency"] * losses["consistency_tsm"]
 
         # (3) the VLC attention learns, the reconstructor is frozen; the positive, hard and
         # easy passes share one set of inputs; hinges per video, then the mean.
-        live = vlc.attend(features, autoencoder) if not vlc.shared_attention else att
+        live = vlc.attend(features, autoencoder) if not vlc.shared_attention else out.attention
         with frozen(own):
             inputs = vlc.inputs(live, sentences, objective, masks)
             positive = reconstruction_nll(vlc.decode(inputs, live.attention), inputs)
@@ -208,7 +191,7 @@ def train_step(
                 )
             if kind in ("mse", "kl", "mae"):
                 losses["consistency_vlc"] = L.consistency(
-                    live.attention, att.attention.detach(), kind
+                    live.attention, foreground.detach(), kind
                 )
                 attention_total = (
                     attention_total + weights["consistency"] * losses["consistency_vlc"]
@@ -229,5 +212,5 @@ def train_step(
     optimizers.tsm.step()
     values = {k: float(v.detach()) for k, v in losses.items()}
     values["total_tsm"] = float(tsm_total.detach())
-    values["attention_mean"] = float(att.attention.detach().mean())
+    values["attention_mean"] = float(foreground.detach().mean())
     return values

@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 import os
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -17,14 +17,23 @@ from tqdm import tqdm
 
 from wtal.config import differences
 from wtal.data.dataset import Dataset
+from wtal.data.normalize import FeatureNorm
+from wtal.data.splits import split_validation
 from wtal.errors import InputFileError, Interrupted, WtalError
-from wtal.inference.checkpoint import TRAINING_STATE_KEYS, read_checkpoint
 from wtal.inference.run import run_split
-from wtal.models.vlc import SentenceBatch
+from wtal.models.checkpoint import (
+    TRAINING_STATE_KEYS,
+    load_model,
+    model_payload,
+    read_checkpoint,
+    save_checkpoint,
+)
+from wtal.models.vlc import VLC, SentenceBatch
 from wtal.training.batches import gather_batch, sample_batch
+from wtal.training.presets import resolve_preset
 from wtal.training.schedule import vlc_learning_rate
-from wtal.training.setup import FeatureNorm, build_models, class_sentences, text_assets
-from wtal.training.step import make_optimizers, train_step
+from wtal.training.setup import TextAssets, build_models, class_sentences, text_assets
+from wtal.training.step import Optimizers, make_optimizers, train_step
 from wtal.utils.devices import resolve_device
 from wtal.utils.files import atomic_open, write_json, write_text
 
@@ -88,11 +97,6 @@ def _restore_rng(state: dict[str, Any], rng: np.random.Generator, device: torch.
     torch.set_rng_state(state["torch"])
     if device.type == "cuda" and state.get("cuda") is not None:
         torch.cuda.set_rng_state(state["cuda"], device)
-
-
-def save_checkpoint(path: Path, payload: dict[str, Any]) -> None:
-    with atomic_open(path, "wb") as handle:
-        torch.save(payload, handle)
 
 
 def plot_losses(log: Path, output: Path) -> None:
@@ -245,54 +249,65 @@ def _stopped(exc: FloatingPointError, saved: int | None, last: Path) -> Training
     )
 
 
+#: ``train(validation=SPLIT)``: hold out a stratified part of the training videos, as
+#: ``wtal train`` does (with ``training.selection: validation``; none otherwise).
+SPLIT = "split"
+
+
+def validation_part(
+    config: dict[str, Any], train_set: Dataset, validation: Dataset | str | None
+) -> tuple[Dataset, Dataset | None]:
+    """(videos to train on, videos to select on) for ``train``'s ``validation`` argument."""
+    training = config["training"]
+    if isinstance(validation, str):
+        if validation != SPLIT:
+            raise ValueError(f"validation must be a Dataset, None or {SPLIT!r}, not {validation!r}")
+        if training["selection"] != "validation":
+            return train_set, None
+        return split_validation(train_set, training["validation_fraction"], training["seed"])
+    return train_set, validation
+
+
 def train(
     config: dict[str, Any],
     train_set: Dataset,
-    validation_set: Dataset | None,
     output: str | os.PathLike[str],
+    *,
+    validation: Dataset | str | None = SPLIT,
     progress: bool = True,
     stop_after: int | None = None,
     on_config_change: str = "error",
 ) -> TrainingResult:
-    """Train TSM (+ VLC) on ``train_set``; resume from ``output/checkpoints/last.pt`` if there.
+    """Train the configured base model (+ VLC) on ``train_set``; resume from
+    ``output/checkpoints/last.pt`` if there.
 
-    A run is resumed only under the same settings (:func:`resume_key`; more iterations are
-    fine): otherwise ``on_config_change="error"`` stops with the differences and
-    ``"restart"`` deletes the old checkpoints and log and starts afresh.
-    ``stop_after`` ends the run early after that iteration (used to test resuming).
+    ``validation``: :data:`SPLIT` (default, as ``wtal train``) holds out
+    ``training.validation_fraction`` of ``train_set``, stratified by class and seeded by
+    ``training.seed``, when ``training.selection`` is ``validation``; a Dataset selects on
+    it; None selects nothing (the last checkpoint).
+
+    A run is resumed only under the same settings (more iterations are fine): otherwise
+    ``on_config_change="error"`` stops with the differences and ``"restart"`` deletes the old
+    checkpoints and log and starts afresh. ``stop_after`` ends the run early after that
+    iteration (used to test resuming).
 
     A CPU run uses deterministic algorithms and leaves the setting as it found it: left on,
     it would make every later cuBLAS call of the process fail (a CUDA run after it)."""
+    config = resolve_preset(config)
+    train_set, validation_set = validation_part(config, train_set, validation)
     deterministic = torch.are_deterministic_algorithms_enabled()
     warn_only = torch.is_deterministic_algorithms_warn_only_enabled()
     try:
         return _train(
-            config, train_set, validation_set, output, progress, stop_after, on_config_change
+            config, train_set, validation_set, Path(output), progress, stop_after, on_config_change
         )
     finally:
         torch.use_deterministic_algorithms(deterministic, warn_only=warn_only)
 
 
-def _train(
-    config: dict[str, Any],
-    train_set: Dataset,
-    validation_set: Dataset | None,
-    output: str | os.PathLike[str],
-    progress: bool,
-    stop_after: int | None,
-    on_config_change: str,
-) -> TrainingResult:
-    out = Path(output)
-    checkpoints = out / "checkpoints"
-    checkpoints.mkdir(parents=True, exist_ok=True)
-    resumed = _resume_state(checkpoints / "last.pt", config, on_config_change)
-    training, model_spec = config["training"], config["model"]
-    device = pick_device(training["device"])
-    torch.manual_seed(training["seed"])
-    rng = np.random.default_rng(training["seed"])
-    if device.type == "cpu":
-        torch.use_deterministic_algorithms(True)
-
+def usable_videos(train_set: Dataset) -> Dataset:
+    """The training videos with both features and labels (a warning names how many are left
+    out); none is a TrainingError."""
     usable = [
         v for v in train_set.videos if v.features is not None and len(v.features) and v.labels
     ]
@@ -305,200 +320,327 @@ def _train(
         warnings.warn(
             f"{len(train_set.videos) - len(usable)} training videos without features or labels "
             "are left out",
-            stacklevel=2,
+            stacklevel=3,
         )
-    train_set = Dataset(train_set.name, train_set.classes, tuple(usable), train_set.quirks)
-    norm = FeatureNorm.fit(
-        [v.features for v in usable],
-        config["features"]["normalize"],
-        config["features"]["channel_pool"],
-    )
-    features = [norm(v.features) for v in usable]
-    labels = train_set.label_matrix()
-    text = text_assets(train_set, config)
-    tsm, vlc = build_models(len(train_set.classes), features[0].shape[1], text, config)
-    tsm.to(device)
-    if vlc is not None:
-        vlc.to(device)
-    optimizers = make_optimizers(tsm, vlc, config)
-    ids, key, lengths = _sentence_table(train_set, model_spec["vlc"]["template"], text.vocabulary)
+    return replace(train_set, videos=tuple(usable))
 
-    log_path = out / "metrics.jsonl"
-    start = 0
-    best: dict[str, Any] | None = None
-    history: list[dict[str, Any]] = []
-    last = checkpoints / "last.pt"
-    if resumed is not None:
-        try:
-            tsm.load_state_dict(resumed["tsm"])
-            if vlc is not None:
-                vlc.load_state_dict(resumed["vlc"])
-            optimizers.load_state_dict(resumed["optimizers"])
-            _restore_rng(resumed["rng"], rng, device)
-        except (RuntimeError, ValueError, KeyError, TypeError) as exc:
-            detail = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-            raise TrainingError(
-                f"{last}: its training state does not fit this data and config ({detail}); "
-                "use another output folder, or delete it to train afresh"
-            ) from None
-        start, best, history = resumed["iteration"], resumed["best"], resumed["validation"]
-        if log_path.exists():
-            _trim_log(log_path, start)
-    elif log_path.exists():
-        log_path.unlink()
 
-    def model_payload(iteration: int) -> dict[str, Any]:
-        """What inference needs: the TSM's weights and how its input was made (no optimiser
-        state, no VLC, which only trains: a quarter of a training state at paper width)."""
+@dataclass
+class Run:
+    """Everything one training run works with, built from the config and the data."""
+
+    config: dict[str, Any]
+    train_set: Dataset
+    norm: FeatureNorm
+    features: list[np.ndarray]  # normalised, one per training video
+    labels: np.ndarray  # (videos, C) multi-hot
+    text: TextAssets
+    model: torch.nn.Module
+    vlc: VLC | None
+    optimizers: Optimizers
+    sentences: tuple[np.ndarray, np.ndarray, np.ndarray]  # ids, key words, lengths
+    device: torch.device
+    rng: np.random.Generator
+
+    def payload(self, iteration: int) -> dict[str, Any]:
+        """The model file of this run at ``iteration`` (what inference loads)."""
+        return model_payload(
+            self.model,
+            iteration=iteration,
+            config=self.config,
+            classes=list(self.train_set.classes),
+            feature_dim=int(self.train_set.videos[0].features.shape[1]),
+            norm=self.norm,
+            vocabulary=list(self.text.vocabulary.words),
+            word_vectors=self.text.source,
+        )
+
+    def training_state(
+        self, iteration: int, best: dict[str, Any] | None, history: list[dict[str, Any]]
+    ) -> dict[str, Any]:
+        """A model file plus all a bit-identical resumption needs."""
         return {
-            "iteration": iteration,
-            "tsm": tsm.state_dict(),
-            "config": config,
-            "classes": list(train_set.classes),
-            "feature_dim": int(usable[0].features.shape[1]),  # what the data must provide
-            "feature_norm": norm.state(),
-            "vocabulary": list(text.vocabulary.words),
-            "word_vectors": text.source,
-        }
-
-    def training_state(iteration: int) -> dict[str, Any]:
-        """A model payload plus all a bit-identical resumption needs."""
-        return {
-            **model_payload(iteration),
-            "vlc": vlc.state_dict() if vlc is not None else None,
-            "optimizers": optimizers.state_dict(),
-            "rng": _rng_state(rng, device),
+            **self.payload(iteration),
+            "vlc": self.vlc.state_dict() if self.vlc is not None else None,
+            "optimizers": self.optimizers.state_dict(),
+            "rng": _rng_state(self.rng, self.device),
             "best": best,
             "validation": history,
         }
 
-    if start == 0:
+    def batch(self, iteration: int) -> tuple[torch.Tensor, torch.Tensor, SentenceBatch]:
+        """Iteration ``iteration``'s features, labels and sentences, on the device (draws
+        from the run's generator in a fixed order, so resumed runs draw the same)."""
+        training = self.config["training"]
+        batch = sample_batch(
+            self.labels, self.rng, training["similar_classes"], training["random_videos"]
+        )
+        x = gather_batch(self.features, batch, training["max_seqlen"], self.rng)
+        ids, key, lengths = self.sentences
+        device = self.device
+        sentences = SentenceBatch(
+            torch.from_numpy(ids[batch]).to(device),
+            torch.from_numpy(lengths[batch]).to(device),
+            torch.from_numpy(key[batch]).to(device),
+        )
+        return (
+            torch.from_numpy(x).to(device),
+            torch.from_numpy(self.labels[batch]).to(device),
+            (sentences),
+        )
+
+
+def prepare_run(config: dict[str, Any], train_set: Dataset) -> Run:
+    """Seed, normalise the features, build the text assets, models and optimisers (in this
+    order: the seeded generators are drawn from in it)."""
+    training = config["training"]
+    device = pick_device(training["device"])
+    torch.manual_seed(training["seed"])
+    rng = np.random.default_rng(training["seed"])
+    if device.type == "cpu":
+        torch.use_deterministic_algorithms(True)
+    train_set = usable_videos(train_set)
+    raw = [v.features for v in train_set.videos]
+    norm = FeatureNorm.fit(raw, config["features"]["normalize"], config["features"]["channel_pool"])
+    features = [norm(f) for f in raw]
+    text = text_assets(train_set, config)
+    model, vlc = build_models(len(train_set.classes), features[0].shape[1], text, config)
+    model.to(device)
+    if vlc is not None:
+        vlc.to(device)
+    return Run(
+        config,
+        train_set,
+        norm,
+        features,
+        train_set.label_matrix(),
+        text,
+        model,
+        vlc,
+        make_optimizers(model, vlc, config),
+        _sentence_table(train_set, config["model"]["vlc"]["template"], text.vocabulary),
+        device,
+        rng,
+    )
+
+
+def restore_run(run: Run, resumed: dict[str, Any], last: Path) -> None:
+    """Load a ``last.pt`` training state into ``run`` (weights, optimisers, generators)."""
+    try:
+        run.model.load_state_dict(resumed["model"])
+        if run.vlc is not None:
+            run.vlc.load_state_dict(resumed["vlc"])
+        run.optimizers.load_state_dict(resumed["optimizers"])
+        _restore_rng(resumed["rng"], run.rng, run.device)
+    except (RuntimeError, ValueError, KeyError, TypeError) as exc:
+        detail = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise TrainingError(
+            f"{last}: its training state does not fit this data and config ({detail}); "
+            "use another output folder, or delete it to train afresh"
+        ) from None
+
+
+def set_vlc_learning_rate(run: Run, iteration: int) -> float:
+    """The VLC optimisers' learning rate at ``iteration`` (warm-up then inverse sqrt)."""
+    training = run.config["training"]
+    lr = vlc_learning_rate(iteration, training["vlc_lr"], training["vlc_warmup"])
+    for optimizer in (run.optimizers.reconstructor, run.optimizers.attention):
+        if optimizer is not None:
+            for group in optimizer.param_groups:
+                group["lr"] = lr
+    return lr
+
+
+def validate(run: Run, validation_set: Dataset, iteration: int) -> dict[str, Any]:
+    """The validation record of the model at ``iteration`` (detection mAP, standard
+    protocol, through the inference library so the numbers equal ``wtal infer``'s)."""
+    result = evaluate_split(run.model, validation_set, run.norm, run.config, run.device)
+    metrics = result["metrics"].to_dict()  # undefined mAP: None
+    return {
+        "iteration": iteration,
+        "validation": {
+            "average_mAP": metrics["average_mAP"],
+            "mAP": metrics["mAP"],
+            "classification_mAP": metrics.get("classification_mAP"),
+        },
+    }
+
+
+@dataclass
+class Progress:
+    """What the loop carries between iterations and into the summary."""
+
+    start: int
+    best: dict[str, Any] | None
+    history: list[dict[str, Any]]
+    saved: int | None  # the iteration in last.pt
+    low_attention: int = 0
+    collapsed: bool = False
+    current: int = 0  # the iteration under way (for the interruption message)
+
+
+def checkpoint(
+    run: Run, progress: Progress, validation_set: Dataset | None, iteration: int, log, last: Path
+) -> None:
+    """At a checkpoint: validate (and keep the best), snapshot if asked, save ``last.pt``."""
+    training = run.config["training"]
+    folder = last.parent
+    if training["selection"] == "validation" and validation_set is not None:
+        record = validate(run, validation_set, iteration)
+        progress.history.append(record)
+        average = record["validation"]["average_mAP"]
+        if average is not None and (
+            progress.best is None or average > progress.best["average_mAP"]
+        ):
+            progress.best = {"iteration": iteration, "average_mAP": average}
+            save_checkpoint(folder / "best.pt", run.payload(iteration))
+        log.write(json.dumps(record) + "\n")
+        log.flush()
+    if training["keep_snapshots"]:
+        save_checkpoint(folder / f"iter_{iteration:06d}.pt", run.payload(iteration))
+    save_checkpoint(last, run.training_state(iteration, progress.best, progress.history))
+    progress.saved = iteration
+
+
+def iterate(
+    run: Run,
+    progress: Progress,
+    validation_set: Dataset | None,
+    end: int,
+    log,
+    last: Path,
+    bar: tqdm,
+) -> None:
+    """Iterations ``progress.start + 1`` .. ``end``: batch, step, log, checkpoint."""
+    training = run.config["training"]
+    total = training["iterations"]
+    for iteration in range(progress.start + 1, end + 1):
+        progress.current = iteration
+        lr = set_vlc_learning_rate(run, iteration)
+        x, y, sentences = run.batch(iteration)
+        try:
+            values = train_step(
+                run.model, run.vlc, run.optimizers, x, y, sentences, run.config, run.rng, iteration
+            )
+        except FloatingPointError as exc:
+            raise _stopped(exc, progress.saved, last) from None
+        low = values["attention_mean"] < training["collapse_threshold"]
+        progress.low_attention = progress.low_attention + 1 if low else 0
+        if progress.low_attention == 20 and not progress.collapsed:
+            progress.collapsed = True
+            warnings.warn(
+                _collapse_message(training, values["attention_mean"], iteration), stacklevel=3
+            )
+            log.write(json.dumps({"iteration": iteration, "event": "attention_collapse"}) + "\n")
+        if iteration % training["log_every"] == 0 or iteration == end:
+            log.write(json.dumps({"iteration": iteration, "lr_vlc": lr, "losses": values}) + "\n")
+            log.flush()
+            bar.set_postfix(
+                mil=f"{values.get('mil', 0.0):.3f}", att=f"{values['attention_mean']:.2f}"
+            )
+        bar.update(1)
+        if iteration % training["checkpoint_every"] == 0 or iteration == total:
+            checkpoint(run, progress, validation_set, iteration, log, last)
+
+
+def finish(
+    run: Run, progress: Progress, validation_set: Dataset | None, out: Path, end: int
+) -> TrainingResult:
+    """The loss curve, the selected checkpoint and ``training.json``."""
+    training = run.config["training"]
+    checkpoints = out / "checkpoints"
+    plot_losses(out / "metrics.jsonl", out / "losses.png")
+    if training["selection"] == "validation" and progress.best is not None:
+        selected = checkpoints / "best.pt"
+    else:
+        selected = checkpoints / "selected.pt"
+        save_checkpoint(selected, run.payload(end))
+    selection = (
+        training["selection"]
+        if progress.best is not None or training["selection"] == "last"
+        else "last"
+    )
+    summary = {
+        "selected_checkpoint": selected.name,
+        "selection": selection,
+        "best": progress.best,
+        "validation": progress.history,
+        "iterations_done": end,
+        "attention_collapse": progress.collapsed,
+        "train_videos": len(run.train_set.videos),
+        "validation_videos": len(validation_set.videos) if validation_set is not None else 0,
+        "seed": training["seed"],
+        "device": str(run.device),
+        "word_vectors": run.text.source,
+        "versions": {"torch": torch.__version__, "numpy": np.__version__},
+        "config": run.config,
+    }
+    write_json(out / "training.json", summary)
+    return TrainingResult(out, selected, selection, end, progress.history, progress.collapsed)
+
+
+def _train(
+    config: dict[str, Any],
+    train_set: Dataset,
+    validation_set: Dataset | None,
+    out: Path,
+    progress_bar: bool,
+    stop_after: int | None,
+    on_config_change: str,
+) -> TrainingResult:
+    checkpoints = out / "checkpoints"
+    checkpoints.mkdir(parents=True, exist_ok=True)
+    last = checkpoints / "last.pt"
+    log_path = out / "metrics.jsonl"
+    resumed = _resume_state(last, config, on_config_change)
+    run = prepare_run(config, train_set)
+    if resumed is not None:
+        restore_run(run, resumed, last)
+        progress = Progress(
+            resumed["iteration"], resumed["best"], resumed["validation"], resumed["iteration"]
+        )
+        if log_path.exists():
+            _trim_log(log_path, progress.start)
+    else:
+        progress = Progress(0, None, [], None)
+        log_path.unlink(missing_ok=True)
         # The model before any update: the reference every trained number is compared with.
-        save_checkpoint(checkpoints / "untrained.pt", model_payload(0))
+        save_checkpoint(checkpoints / "untrained.pt", run.payload(0))
+    training = config["training"]
     total = training["iterations"]
     end = min(total, stop_after) if stop_after is not None else total
-    bar = tqdm(total=total, initial=start, desc="train", disable=not progress, dynamic_ncols=True)
-    low_attention = 0
-    collapsed = False
-    saved: int | None = start if resumed is not None else None  # iteration in last.pt
-    iteration = start + 1
+    bar = tqdm(
+        total=total,
+        initial=progress.start,
+        desc="train",
+        disable=not progress_bar,
+        dynamic_ncols=True,
+    )
+    progress.current = progress.start + 1
     try:
         with open(log_path, "a", encoding="utf-8") as log:
-            for iteration in range(start + 1, end + 1):
-                lr = vlc_learning_rate(iteration, training["vlc_lr"], training["vlc_warmup"])
-                for optimizer in (optimizers.reconstructor, optimizers.attention):
-                    if optimizer is not None:
-                        for group in optimizer.param_groups:
-                            group["lr"] = lr
-                batch = sample_batch(
-                    labels, rng, training["similar_classes"], training["random_videos"]
-                )
-                x = torch.from_numpy(gather_batch(features, batch, training["max_seqlen"], rng)).to(
-                    device
-                )
-                y = torch.from_numpy(labels[batch]).to(device)
-                sentences = SentenceBatch(
-                    torch.from_numpy(ids[batch]).to(device),
-                    torch.from_numpy(lengths[batch]).to(device),
-                    torch.from_numpy(key[batch]).to(device),
-                )
-                try:
-                    values = train_step(
-                        tsm, vlc, optimizers, x, y, sentences, config, rng, iteration
-                    )
-                except FloatingPointError as exc:
-                    raise _stopped(exc, saved, last) from None
-                low_attention = (
-                    low_attention + 1
-                    if values["attention_mean"] < training["collapse_threshold"]
-                    else 0
-                )
-                if low_attention == 20 and not collapsed:
-                    collapsed = True
-                    warnings.warn(
-                        _collapse_message(training, values["attention_mean"], iteration),
-                        stacklevel=2,
-                    )
-                    log.write(
-                        json.dumps({"iteration": iteration, "event": "attention_collapse"}) + "\n"
-                    )
-                if iteration % training["log_every"] == 0 or iteration == end:
-                    log.write(
-                        json.dumps({"iteration": iteration, "lr_vlc": lr, "losses": values}) + "\n"
-                    )
-                    log.flush()
-                    bar.set_postfix(
-                        mil=f"{values['mil']:.3f}", att=f"{values['attention_mean']:.2f}"
-                    )
-                bar.update(1)
-                if iteration % training["checkpoint_every"] == 0 or iteration == total:
-                    record: dict[str, Any] = {"iteration": iteration}
-                    if training["selection"] == "validation" and validation_set is not None:
-                        result = evaluate_split(tsm, validation_set, norm, config, device)
-                        metrics = result["metrics"].to_dict()  # undefined mAP: None
-                        record["validation"] = {
-                            "average_mAP": metrics["average_mAP"],
-                            "mAP": metrics["mAP"],
-                            "classification_mAP": metrics.get("classification_mAP"),
-                        }
-                        history.append(record)
-                        average = metrics["average_mAP"]
-                        if average is not None and (best is None or average > best["average_mAP"]):
-                            best = {"iteration": iteration, "average_mAP": average}
-                            save_checkpoint(checkpoints / "best.pt", model_payload(iteration))
-                        log.write(json.dumps(record) + "\n")
-                        log.flush()
-                    if training["keep_snapshots"]:
-                        snapshot = checkpoints / f"iter_{iteration:06d}.pt"
-                        save_checkpoint(snapshot, model_payload(iteration))
-                    save_checkpoint(last, training_state(iteration))
-                    saved = iteration
+            iterate(run, progress, validation_set, end, log, last, bar)
     except KeyboardInterrupt:
         raise _interrupted(
-            iteration, saved, last, min(training["checkpoint_every"], total)
+            progress.current, progress.saved, last, min(training["checkpoint_every"], total)
         ) from None
     finally:
         bar.close()
     try:
-        plot_losses(log_path, out / "losses.png")
-        if training["selection"] == "validation" and best is not None:
-            selected = checkpoints / "best.pt"
-        else:
-            selected = checkpoints / "selected.pt"
-            save_checkpoint(selected, model_payload(end))
-        summary = {
-            "selected_checkpoint": selected.name,
-            "selection": training["selection"]
-            if best is not None or training["selection"] == "last"
-            else "last",
-            "best": best,
-            "validation": history,
-            "iterations_done": end,
-            "attention_collapse": collapsed,
-            "train_videos": len(usable),
-            "validation_videos": len(validation_set.videos) if validation_set is not None else 0,
-            "seed": training["seed"],
-            "device": str(device),
-            "word_vectors": text.source,
-            "versions": {"torch": torch.__version__, "numpy": np.__version__},
-            "config": config,
-        }
-        write_json(out / "training.json", summary)
+        return finish(run, progress, validation_set, out, end)
     except KeyboardInterrupt:
         raise Interrupted(
             f"interrupted after iteration {end}, while writing the run's outputs; the last "
-            f"checkpoint (iteration {saved}, {last}) is kept; rerun the same command to finish"
+            f"checkpoint (iteration {progress.saved}, {last}) is kept; rerun the same command "
+            "to finish"
         ) from None
-    return TrainingResult(out, selected, summary["selection"], end, history, collapsed)
 
 
 def evaluate_checkpoint(path: Path, dataset: Dataset, config: dict[str, Any]) -> dict[str, Any]:
     """Metrics (dict) and predictions of a saved checkpoint on ``dataset``."""
-    from wtal.inference.checkpoint import load_model
-
     loaded = load_model(path, pick_device(config["training"]["device"]))
     result = evaluate_split(
-        loaded.tsm, dataset, loaded.norm, config, pick_device(config["training"]["device"])
+        loaded.model, dataset, loaded.norm, config, pick_device(config["training"]["device"])
     )
     metrics = result["metrics"].to_dict()
     metrics["checkpoint"] = {"path": str(path), "iteration": loaded.iteration}

@@ -22,7 +22,7 @@ from tests.wtal.training.test_cuda import assert_same_predictions, tf32_off
 from wtal.cli import main
 from wtal.data.open import open_dataset
 from wtal.data.synthetic import generate
-from wtal.inference.checkpoint import load_model
+from wtal.models.checkpoint import load_model
 from wtal.inference.predict import predict_videos, settings_from_config
 from wtal.inference.run import evaluate_predictions
 
@@ -67,12 +67,12 @@ def test_cuda_outputs_and_detections_equal_the_cpu_ones(trained, exact_float32):
     results, outputs = {}, {}
     for device in ("cpu", DEVICE):
         loaded = load_model(checkpoint, device)
-        assert {p.device.type for p in loaded.tsm.parameters()} == {device}
+        assert {p.device.type for p in loaded.model.parameters()} == {device}
         spec = loaded.config["dataset"]
         split = open_dataset(spec).subset(spec["test_subset"])
         outputs[device] = {}
         results[device] = predict_videos(
-            loaded.tsm,
+            loaded.model,
             split.videos,
             split.classes,
             loaded.norm,

@@ -17,7 +17,7 @@ from tests.wtal.training.toy import toy_dataset
 from wtal.cli import main
 from wtal.data.synthetic import generate
 from wtal.errors import InputFileError
-from wtal.inference.checkpoint import load_model
+from wtal.models.checkpoint import load_model
 from wtal.inference.run import check_compatible
 
 
@@ -150,7 +150,7 @@ def test_a_checkpoint_from_before_the_authors_class_queries_is_refused(trained, 
     path = trained / "results" / "tiny" / "train" / "checkpoints" / "untrained.pt"
     state = torch.load(path, weights_only=True)
     # Earlier versions kept one position table shared by all classes: (tokens, width).
-    state["tsm"]["text.positions"] = state["tsm"]["text.positions"][0].clone()
+    state["model"]["text.positions"] = state["model"]["text.positions"][0].clone()
     old = tmp_path / "old.pt"
     torch.save(state, old)
     assert main(["infer", "--checkpoint", str(old), "--output", str(tmp_path / "out")]) == 1
@@ -174,7 +174,7 @@ def checkpoint_contents(trained):
     )
     no_classes = {k: v for k, v in good.items() if k != "classes"}
     return {
-        "a list": ([good["tsm"]], "(it holds a list, not a dictionary)"),
+        "a list": ([good["model"]], "(it holds a list, not a dictionary)"),
         "no classes": (no_classes, "(no 'classes')"),
         "wrong type": ({**good, "feature_dim": "64"}, "('feature_dim' is a str)"),
         "no model": ({**good, "config": {"dataset": {}}}, "(its config has no model section"),

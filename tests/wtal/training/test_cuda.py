@@ -33,7 +33,7 @@ import torch.serialization
 from torch import nn
 
 from tests.wtal.training.toy import toy_config, toy_dataset
-from wtal.inference.checkpoint import load_model, read_checkpoint
+from wtal.models.checkpoint import load_model, read_checkpoint
 from wtal.inference.run import run_split
 from wtal.models.text_encoder import DropPath
 from wtal.models.vlc import SentenceBatch
@@ -276,27 +276,27 @@ def assert_same_predictions(found: dict, expected: dict, rtol: float = 1e-5) -> 
 def test_a_checkpoint_saved_on_cuda_loads_and_predicts_on_a_machine_without_it(data, tmp_path):
     train_set, validation = data
     config = toy_config(training={"selection": "last", "device": "cpu"})
-    result = train(config, train_set, None, tmp_path, progress=False)
+    result = train(config, train_set, tmp_path, validation=None, progress=False)
     reference = load_model(result.selected)
-    expected = run_split(reference.tsm, validation, reference.norm, config, torch.device("cpu"))
+    expected = run_split(reference.model, validation, reference.norm, config, torch.device("cpu"))
     resave_as_cuda(result.selected)
-    assert read_checkpoint(result.selected)["tsm"]  # read_checkpoint maps to the CPU itself
+    assert read_checkpoint(result.selected)["model"]  # read_checkpoint maps to the CPU itself
     loaded = load_model(result.selected, "cpu")
-    assert {p.device.type for p in loaded.tsm.state_dict().values()} == {"cpu"}
-    found = run_split(loaded.tsm, validation, loaded.norm, config, torch.device("cpu"))
+    assert {p.device.type for p in loaded.model.state_dict().values()} == {"cpu"}
+    found = run_split(loaded.model, validation, loaded.norm, config, torch.device("cpu"))
     assert found.predictions == expected.predictions  # same weights, same device: bit for bit
 
 
 def test_a_training_state_saved_on_cuda_resumes_on_the_cpu_bit_for_bit(data, tmp_path):
     train_set, _ = data
     config = toy_config(training={"iterations": 6, "checkpoint_every": 2, "selection": "last"})
-    whole = train(config, train_set, None, tmp_path / "whole", progress=False)
-    train(config, train_set, None, tmp_path / "resumed", progress=False, stop_after=3)
+    whole = train(config, train_set, tmp_path / "whole", validation=None, progress=False)
+    train(config, train_set, tmp_path / "resumed", validation=None, progress=False, stop_after=3)
     resave_as_cuda(tmp_path / "resumed" / "checkpoints" / "last.pt")  # with optimiser moments
-    resumed = train(config, train_set, None, tmp_path / "resumed", progress=False)
+    resumed = train(config, train_set, tmp_path / "resumed", validation=None, progress=False)
     a = torch.load(whole.output / "checkpoints/last.pt", weights_only=True)
     b = torch.load(resumed.output / "checkpoints/last.pt", weights_only=True)
-    for model in ("tsm", "vlc"):
+    for model in ("model", "vlc"):
         assert all(torch.equal(a[model][k], b[model][k]) for k in a[model])
     log = (whole.output / "metrics.jsonl").read_text()
     assert log == (resumed.output / "metrics.jsonl").read_text()
@@ -309,7 +309,7 @@ def test_a_cpu_run_leaves_the_deterministic_mode_as_it_found_it(data, tmp_path):
     before = torch.are_deterministic_algorithms_enabled()
     try:
         torch.use_deterministic_algorithms(False)
-        train(toy_config(training={"selection": "last"}), train_set, None, tmp_path, progress=False)
+        train(toy_config(training={"selection": "last"}), train_set, tmp_path, validation=None, progress=False)
         assert not torch.are_deterministic_algorithms_enabled()
     finally:
         torch.use_deterministic_algorithms(before)
@@ -325,15 +325,15 @@ def test_a_checkpoint_moves_between_cuda_and_cpu_and_predicts_the_same(
 ):
     train_set, validation = data
     config = toy_config(training={"selection": "last", "device": trained_on})
-    result = train(config, train_set, None, tmp_path, progress=False)
+    result = train(config, train_set, tmp_path, validation=None, progress=False)
     saved = torch.load(result.selected, map_location="cpu", weights_only=True)
     predictions = {}
     for device in ("cpu", DEVICE):
         loaded = load_model(result.selected, device)
-        assert {p.device.type for p in loaded.tsm.state_dict().values()} == {device}
-        for key, value in loaded.tsm.state_dict().items():
-            assert torch.equal(value.cpu(), saved["tsm"][key].cpu()), key
-        run = run_split(loaded.tsm, validation, loaded.norm, config, torch.device(device))
+        assert {p.device.type for p in loaded.model.state_dict().values()} == {device}
+        for key, value in loaded.model.state_dict().items():
+            assert torch.equal(value.cpu(), saved["model"][key].cpu()), key
+        run = run_split(loaded.model, validation, loaded.norm, config, torch.device(device))
         predictions[device] = run.predictions
     assert_same_predictions(predictions[DEVICE], predictions["cpu"])
 
@@ -354,9 +354,9 @@ def test_a_cuda_run_resumes_with_its_cuda_random_state(data, tmp_path):
     config = toy_config(
         training={"iterations": 6, "checkpoint_every": 2, "selection": "last", "device": DEVICE}
     )
-    whole = train(config, train_set, None, tmp_path / "whole", progress=False)
-    train(config, train_set, None, tmp_path / "resumed", progress=False, stop_after=3)
-    resumed = train(config, train_set, None, tmp_path / "resumed", progress=False)
+    whole = train(config, train_set, tmp_path / "whole", validation=None, progress=False)
+    train(config, train_set, tmp_path / "resumed", validation=None, progress=False, stop_after=3)
+    resumed = train(config, train_set, tmp_path / "resumed", validation=None, progress=False)
     a = torch.load(whole.output / "checkpoints/last.pt", map_location="cpu", weights_only=True)
     b = torch.load(resumed.output / "checkpoints/last.pt", map_location="cpu", weights_only=True)
     assert a["rng"]["cuda"] is not None and torch.equal(a["rng"]["cuda"], b["rng"]["cuda"])

@@ -9,8 +9,9 @@ import torch
 
 from tests.wtal.training.toy import toy_config
 from wtal.data.synthetic import make_dataset
-from wtal.inference.checkpoint import load_model
-from wtal.training.setup import FeatureNorm, build_models, text_assets
+from wtal.models.checkpoint import load_model
+from wtal.data.normalize import FeatureNorm
+from wtal.training.setup import build_models, text_assets
 from wtal.training.trainer import evaluate_split, train
 
 
@@ -36,9 +37,9 @@ def test_training_beats_the_untrained_model(tmp_path):
     torch.manual_seed(0)
     untrained, _ = build_models(len(data.classes), 128, text_assets(train_set, config), config)
     before = evaluate_split(untrained, test_set, FeatureNorm(), config, device)["metrics"]
-    result = train(config, train_set, None, tmp_path, progress=False)
+    result = train(config, train_set, tmp_path, validation=None, progress=False)
     model = load_model(result.selected)
-    after = evaluate_split(model.tsm, test_set, model.norm, config, device)["metrics"]
+    after = evaluate_split(model.model, test_set, model.norm, config, device)["metrics"]
     at_05 = int(np.flatnonzero(np.isclose(after.tiou, 0.5))[0])
     assert before.map[at_05] < 0.02 and before.average_map < 0.03
     # The average over tIoU 0.1:0.7, not one threshold: on this tiny set mAP@0.5 after 150

@@ -11,7 +11,7 @@ import torch
 
 from tests.wtal.training.toy import toy_config, toy_dataset
 from wtal.data.dataset import Dataset
-from wtal.inference.checkpoint import load_model
+from wtal.models.checkpoint import load_model
 from wtal.training.trainer import TrainingError, report_on_test, train
 
 
@@ -31,20 +31,20 @@ def data():
 def test_same_seed_same_model_and_resume_is_bit_identical(data, tmp_path):
     train_set, validation = data
     config = toy_config(training={"iterations": 6, "checkpoint_every": 2})
-    whole = train(config, train_set, validation, tmp_path / "whole", progress=False)
-    again = train(config, train_set, validation, tmp_path / "again", progress=False)
+    whole = train(config, train_set, tmp_path / "whole", validation=validation, progress=False)
+    again = train(config, train_set, tmp_path / "again", validation=validation, progress=False)
     a, b = state(whole.output / "checkpoints/last.pt"), state(again.output / "checkpoints/last.pt")
-    assert same_weights(a["tsm"], b["tsm"]) and same_weights(a["vlc"], b["vlc"])
+    assert same_weights(a["model"], b["model"]) and same_weights(a["vlc"], b["vlc"])
 
     # Interrupted after iteration 3 (last checkpoint at 2), then resumed to the end; the kill
     # also cut the log's last line short.
-    train(config, train_set, validation, tmp_path / "resumed", progress=False, stop_after=3)
+    train(config, train_set, tmp_path / "resumed", validation=validation, progress=False, stop_after=3)
     with open(tmp_path / "resumed" / "metrics.jsonl", "a") as log:
         log.write('{"iteration": 4, "lr_vlc": 0.0')
-    resumed = train(config, train_set, validation, tmp_path / "resumed", progress=False)
+    resumed = train(config, train_set, tmp_path / "resumed", validation=validation, progress=False)
     c = state(resumed.output / "checkpoints/last.pt")
     assert c["iteration"] == 6
-    assert same_weights(a["tsm"], c["tsm"]) and same_weights(a["vlc"], c["vlc"])
+    assert same_weights(a["model"], c["model"]) and same_weights(a["vlc"], c["vlc"])
     for key in ("tsm", "reconstructor", "attention"):
         sa, sc = a["optimizers"][key]["state"], c["optimizers"][key]["state"]
         assert all(torch.equal(sa[i]["exp_avg"], sc[i]["exp_avg"]) for i in sa)
@@ -56,15 +56,14 @@ def test_same_seed_same_model_and_resume_is_bit_identical(data, tmp_path):
 def test_a_run_with_other_settings_is_not_resumed_silently(data, tmp_path):
     train_set, validation = data
     config = toy_config(training={"iterations": 4, "checkpoint_every": 2})
-    train(config, train_set, validation, tmp_path, progress=False)
+    train(config, train_set, tmp_path, validation=validation, progress=False)
     longer = toy_config(training={"iterations": 6, "checkpoint_every": 2})
-    assert train(longer, train_set, validation, tmp_path, progress=False).iterations == 6
+    assert train(longer, train_set, tmp_path, validation=validation, progress=False).iterations == 6
     other = toy_config(training={"iterations": 6, "checkpoint_every": 2, "tsm_lr": 1e-3})
     with pytest.raises(TrainingError, match=r"training\.tsm_lr: .* -> 0\.001"):
-        train(other, train_set, validation, tmp_path, progress=False)
+        train(other, train_set, tmp_path, validation=validation, progress=False)
     with pytest.warns(UserWarning, match="settings changed.*starting afresh"):
-        fresh = train(
-            other, train_set, validation, tmp_path, progress=False, on_config_change="restart"
+        fresh = train(other, train_set, tmp_path, validation=validation, progress=False, on_config_change="restart"
         )
     assert fresh.iterations == 6
     rows = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
@@ -74,7 +73,7 @@ def test_a_run_with_other_settings_is_not_resumed_silently(data, tmp_path):
 
 def test_selection_on_validation_and_outputs(data, tmp_path):
     train_set, validation = data
-    result = train(toy_config(), train_set, validation, tmp_path, progress=False)
+    result = train(toy_config(), train_set, tmp_path, validation=validation, progress=False)
     summary = json.loads((tmp_path / "training.json").read_text())
     assert summary["selection"] == "validation" and result.selected.name == "best.pt"
     assert [v["iteration"] for v in summary["validation"]] == [2, 4]
@@ -104,22 +103,21 @@ def test_selection_on_validation_and_outputs(data, tmp_path):
 def test_snapshots_are_kept_on_request_and_match_the_training_state(data, tmp_path):
     train_set, _ = data
     config = toy_config(training={"selection": "last", "keep_snapshots": True})
-    result = train(config, train_set, None, tmp_path, progress=False)
+    result = train(config, train_set, tmp_path, validation=None, progress=False)
     checkpoints = tmp_path / "checkpoints"
     assert sorted(p.name for p in checkpoints.glob("iter_*.pt")) == [
         "iter_000002.pt",
         "iter_000004.pt",
     ]
     last, final = state(checkpoints / "last.pt"), state(checkpoints / "iter_000004.pt")
-    assert "optimizers" not in final and same_weights(last["tsm"], final["tsm"])
-    assert same_weights(state(result.selected)["tsm"], last["tsm"])
+    assert "optimizers" not in final and same_weights(last["model"], final["model"])
+    assert same_weights(state(result.selected)["model"], last["model"])
     assert load_model(checkpoints / "iter_000002.pt").iteration == 2
 
 
 def test_last_checkpoint_selection_needs_no_validation(data, tmp_path):
     train_set, _ = data
-    result = train(
-        toy_config(training={"selection": "last"}), train_set, None, tmp_path, progress=False
+    result = train(toy_config(training={"selection": "last"}), train_set, tmp_path, validation=None, progress=False
     )
     assert result.selection == "last" and result.selected.name == "selected.pt"
     assert state(result.selected)["iteration"] == 4
@@ -128,7 +126,7 @@ def test_last_checkpoint_selection_needs_no_validation(data, tmp_path):
 def test_non_finite_loss_stops_with_its_name_and_keeps_the_last_good_checkpoint(data, tmp_path):
     train_set, _ = data
     config = toy_config(training={"selection": "last", "iterations": 4, "checkpoint_every": 1})
-    train(config, train_set, None, tmp_path, progress=False, stop_after=2)
+    train(config, train_set, tmp_path, validation=None, progress=False, stop_after=2)
     broken = [v for v in train_set.videos]
     poisoned = broken[0].features.copy()
     poisoned[:] = np.inf
@@ -136,7 +134,7 @@ def test_non_finite_loss_stops_with_its_name_and_keeps_the_last_good_checkpoint(
     with pytest.raises(
         TrainingError, match=r"loss '\w+' became (nan|inf).*last good checkpoint.*iteration 2"
     ):
-        train(config, Dataset("toy", train_set.classes, videos), None, tmp_path, progress=False)
+        train(config, Dataset("toy", train_set.classes, videos), tmp_path, validation=None, progress=False)
     assert state(tmp_path / "checkpoints/last.pt")["iteration"] == 2
 
 
@@ -147,7 +145,7 @@ def test_a_non_finite_loss_before_any_checkpoint_names_no_missing_file(data, tmp
     )
     config = toy_config(training={"selection": "last", "checkpoint_every": 2})
     with pytest.raises(TrainingError) as error:
-        train(config, Dataset("toy", train_set.classes, poisoned), None, tmp_path, progress=False)
+        train(config, Dataset("toy", train_set.classes, poisoned), tmp_path, validation=None, progress=False)
     message = str(error.value)
     assert "at iteration 1" in message and "before its first checkpoint" in message
     assert "last.pt" not in message and not (tmp_path / "checkpoints" / "last.pt").exists()
@@ -177,7 +175,7 @@ def test_a_non_finite_loss_before_any_checkpoint_names_no_missing_file(data, tmp
 def test_every_ablation_switch_trains(data, tmp_path, sections):
     train_set, _ = data
     config = toy_config(training={"selection": "last", "iterations": 2}, **sections)
-    result = train(config, train_set, None, tmp_path, progress=False)
+    result = train(config, train_set, tmp_path, validation=None, progress=False)
     assert result.iterations == 2
 
 
@@ -189,4 +187,4 @@ def test_a_dataset_without_features_is_a_clear_error(data, tmp_path):
         "toy", train_set.classes, tuple(replace(v, features=None) for v in train_set.videos)
     )
     with pytest.raises(TrainingError, match="none of its 16 training videos has both features"):
-        train(toy_config(), bare, None, tmp_path, progress=False)
+        train(toy_config(), bare, tmp_path, validation=None, progress=False)

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from wtal.training.setup import FeatureNorm
+from wtal.data.normalize import FeatureNorm
 
 
 def test_pooling_averages_groups_within_each_stream_then_standardises():

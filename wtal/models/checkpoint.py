@@ -1,7 +1,13 @@
-"""Loading a trained TSM from a checkpoint for inference (no word vectors needed: the class
-name vectors are in the state dict), and reading any ``wtal train`` checkpoint safely: only
-tensors and plain values (``weights_only=True``, never pickles that could run code), and a
-structure check, so that a wrong or damaged file is one line naming the file."""
+"""The checkpoint format, in one place: what ``wtal train`` saves (a model file: the base
+model's weights and how its input was made; ``last.pt`` adds what resuming needs), written
+atomically, read safely (only tensors and plain values, ``weights_only=True``: never
+pickles that could run code), checked for structure (a wrong or damaged file is one line
+naming the file), and loaded for inference (no word vectors needed: the class-name vectors
+are in the state dict).
+
+Format 2 keeps the weights under ``model`` and says which base model they are
+(``config.model.base``); format 1 (no ``format`` key) kept TSM's weights under ``tsm`` and
+still loads."""
 
 from __future__ import annotations
 
@@ -16,14 +22,17 @@ from typing import Any
 
 import torch
 
+from wtal.data.normalize import FeatureNorm
 from wtal.errors import InputFileError
-from wtal.models.tsm import TSM
-from wtal.training.setup import FeatureNorm
+from wtal.models.registry import TextInputs, base_model, build_model
+from wtal.utils.files import atomic_open
 
+#: The format this version of wtal writes.
+FORMAT = 2
 #: What every checkpoint holds (key: type), and what ``last.pt`` adds to resume a run.
 MODEL_KEYS: dict[str, type | tuple[type, ...]] = {
     "iteration": int,
-    "tsm": dict,
+    "model": dict,
     "config": dict,
     "classes": list,
     "feature_dim": int,
@@ -36,8 +45,18 @@ TRAINING_STATE_KEYS: dict[str, type | tuple[type, ...]] = {
     "best": (dict, type(None)),
     "validation": list,
 }
-#: The model settings a TSM is rebuilt from.
+#: The model settings every base model is rebuilt from.
 MODEL_SETTINGS = ("context_length", "mode", "temperature", "pool_width")
+
+
+def upgrade(state: Any) -> Any:
+    """A format-1 checkpoint (TSM's weights under ``tsm``) in format 2's layout; anything
+    else as it is."""
+    if isinstance(state, dict) and "format" not in state and "tsm" in state:
+        state = dict(state)
+        state["model"] = state.pop("tsm")
+        state["format"] = FORMAT
+    return state
 
 
 def describe_load_error(exc: BaseException) -> str:
@@ -73,6 +92,7 @@ def read_checkpoint(
         state = torch.load(path, map_location=device, weights_only=True)
     except (RuntimeError, ValueError, TypeError, EOFError, pickle.UnpicklingError) as exc:
         raise InputFileError(path, f"not a wtal checkpoint ({describe_load_error(exc)})") from None
+    state = upgrade(state)
     problem = structure_problem(state, keys)
     if problem:
         raise InputFileError(path, f"not a wtal checkpoint ({problem})")
@@ -89,15 +109,21 @@ def structure_problem(state: Any, keys: dict[str, type | tuple[type, ...]]) -> s
     wrong = [key for key, kind in keys.items() if not _is(state[key], kind)]
     if wrong:
         return "; ".join(f"'{k}' is a {type(state[k]).__name__}" for k in wrong)
-    if "tsm" not in keys:  # only some entries asked for (e.g. the config): no model checks
+    if "model" not in keys:  # only some entries asked for (e.g. the config): no model checks
         return None
+    if isinstance(state.get("format"), int) and state["format"] > FORMAT:
+        return f"format {state['format']} is newer than this wtal reads ({FORMAT}); upgrade wtal"
     model = state["config"].get("model")
     if not isinstance(model, dict) or any(k not in model for k in MODEL_SETTINGS):
         return "its config has no model section with " + _words(MODEL_SETTINGS)
     if not isinstance(state.get("feature_norm"), (dict, type(None))):
         return f"'feature_norm' is a {type(state['feature_norm']).__name__}"
-    if not all(isinstance(v, torch.Tensor) for v in state["tsm"].values()):
-        return "its 'tsm' entry is not a state dict of tensors"
+    if not all(isinstance(v, torch.Tensor) for v in state["model"].values()):
+        return "its 'model' entry is not a state dict of tensors"
+    try:
+        base_model(model)
+    except ValueError as exc:
+        return str(exc)
     return None
 
 
@@ -111,9 +137,49 @@ def _words(keys: Iterable[str]) -> str:
     return ", ".join(f"'{k}'" for k in keys)
 
 
+def _weight(weights: dict[str, Any], suffix: str) -> torch.Tensor | None:
+    """The one tensor whose key ends with ``suffix`` (e.g. the class-name vectors of a text
+    classifier, wherever the base model keeps it), or None."""
+    found = [v for k, v in weights.items() if k == suffix or k.endswith("." + suffix)]
+    return found[0] if len(found) == 1 else None
+
+
+def model_payload(
+    model: torch.nn.Module,
+    *,
+    iteration: int,
+    config: dict[str, Any],
+    classes: list[str],
+    feature_dim: int,
+    norm: FeatureNorm,
+    vocabulary: list[str],
+    word_vectors: str,
+) -> dict[str, Any]:
+    """What inference needs: the base model's weights and how its input was made
+    (``feature_dim`` = what the data must provide, before any channel pooling). No optimiser
+    state and no VLC, which only trains (a quarter of a training state at paper width)."""
+    return {
+        "format": FORMAT,
+        "iteration": iteration,
+        "model": model.state_dict(),
+        "config": config,
+        "classes": list(classes),
+        "feature_dim": int(feature_dim),
+        "feature_norm": norm.state(),
+        "vocabulary": list(vocabulary),
+        "word_vectors": word_vectors,
+    }
+
+
+def save_checkpoint(path: str | os.PathLike[str], payload: dict[str, Any]) -> None:
+    """Write ``payload`` atomically (a killed run never leaves half a checkpoint)."""
+    with atomic_open(path, "wb") as handle:
+        torch.save(payload, handle)
+
+
 @dataclass
 class LoadedModel:
-    tsm: TSM
+    model: torch.nn.Module
     norm: FeatureNorm
     classes: tuple[str, ...]
     feature_dim: int
@@ -123,37 +189,30 @@ class LoadedModel:
 
 
 def load_model(path: str | os.PathLike[str], device: torch.device | str = "cpu") -> LoadedModel:
-    """The TSM of a ``wtal train`` checkpoint, in eval mode on ``device``."""
+    """The base model of a ``wtal train`` checkpoint, in eval mode on ``device``."""
     path = Path(path)
     state = read_checkpoint(path, device)
-    weights, config = state["tsm"], state["config"]
-    model = config["model"]
+    weights, config = state["model"], state["config"]
+    spec = config["model"]
     norm = FeatureNorm.from_state(state.get("feature_norm"))
-    tsm = TSM(
-        len(state["classes"]),
-        weights.get("text.name_vectors"),
-        feature_dim=state["feature_dim"] // norm.pool,
-        context_length=model["context_length"],
-        handcrafted_context=weights.get("text.fixed_context"),
-        mode=model["mode"],
-        temperature=model["temperature"],
-        pool_width=model["pool_width"],
-    )
+    text = TextInputs(_weight(weights, "text.name_vectors"), _weight(weights, "text.fixed_context"))
     try:
-        tsm.load_state_dict(weights)
-    except RuntimeError as exc:
+        model = build_model(spec, len(state["classes"]), state["feature_dim"] // norm.pool, text)
+        model.load_state_dict(weights)
+    except (RuntimeError, ValueError) as exc:
         # Text-mode checkpoints from before the class queries followed the authors' code
         # (one shared position table, another fixed sinusoid) must not load half-right.
         first = str(exc).strip().splitlines()
         detail = first[1].strip() if len(first) > 1 else first[0]
         raise InputFileError(
             path,
-            f"its TSM does not fit this version of wtal ({detail}); checkpoints made before "
-            "the class queries followed the authors' code must be retrained",
+            f"its {base_model(spec).name} model does not fit this version of wtal ({detail}); "
+            "checkpoints made before the class queries followed the authors' code must be "
+            "retrained",
         ) from None
-    tsm.to(device).eval()
+    model.to(device).eval()
     return LoadedModel(
-        tsm,
+        model,
         norm,
         tuple(state["classes"]),
         int(state["feature_dim"]),
