@@ -41,8 +41,8 @@ def run(args: argparse.Namespace) -> int:
     from wtal.data.open import open_dataset
     from wtal.evaluation import format_markdown, format_table
     from wtal.evaluation.tables import ground_truth_from_dict, predictions_from_dict
-    from wtal.models.checkpoint import load_model
     from wtal.inference.run import check_compatible, run_split, write_predictions_csv
+    from wtal.models.checkpoint import load_model
     from wtal.report.inference import write_inference_figures
     from wtal.training.preflight import check_at_least, check_output_folder
     from wtal.training.presets import resolve_preset

@@ -58,8 +58,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from extract.batch import unique_videos
     from wtal.commands.extract import find_videos
-    from wtal.models.checkpoint import load_model
     from wtal.inference.localize import localize_videos
+    from wtal.models.checkpoint import load_model
     from wtal.training.trainer import pick_device
 
     check_counts(args)

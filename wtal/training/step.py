@@ -190,9 +190,7 @@ def train_step(
                     attention_total + weights["autoencoder"] * live.reconstruction_loss
                 )
             if kind in ("mse", "kl", "mae"):
-                losses["consistency_vlc"] = L.consistency(
-                    live.attention, foreground.detach(), kind
-                )
+                losses["consistency_vlc"] = L.consistency(live.attention, foreground.detach(), kind)
                 attention_total = (
                     attention_total + weights["consistency"] * losses["consistency_vlc"]
                 )

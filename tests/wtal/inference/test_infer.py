@@ -17,8 +17,8 @@ from tests.wtal.training.toy import toy_dataset
 from wtal.cli import main
 from wtal.data.synthetic import generate
 from wtal.errors import InputFileError
-from wtal.models.checkpoint import load_model
 from wtal.inference.run import check_compatible
+from wtal.models.checkpoint import load_model
 
 
 @pytest.fixture(scope="module")

@@ -71,7 +71,9 @@ def test_localize_a_real_clip_and_a_broken_one(
 
 def test_a_checkpoint_on_other_features_is_refused_before_extraction(tmp_path, capsys):
     config = toy_config(training={"iterations": 2, "max_seqlen": 16, "selection": "last"})
-    result = train(config, toy_dataset(videos=8, dim=64), tmp_path / "t", validation=None, progress=False)
+    result = train(
+        config, toy_dataset(videos=8, dim=64), tmp_path / "t", validation=None, progress=False
+    )
     video = tmp_path / "clip.mp4"
     video.write_bytes(b"unused")
     code = main(["localize", str(video), "--checkpoint", str(result.selected), "--output",

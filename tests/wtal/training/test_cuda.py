@@ -33,8 +33,8 @@ import torch.serialization
 from torch import nn
 
 from tests.wtal.training.toy import toy_config, toy_dataset
-from wtal.models.checkpoint import load_model, read_checkpoint
 from wtal.inference.run import run_split
+from wtal.models.checkpoint import load_model, read_checkpoint
 from wtal.models.text_encoder import DropPath
 from wtal.models.vlc import SentenceBatch
 from wtal.training.batches import gather_batch, sample_batch
@@ -309,7 +309,13 @@ def test_a_cpu_run_leaves_the_deterministic_mode_as_it_found_it(data, tmp_path):
     before = torch.are_deterministic_algorithms_enabled()
     try:
         torch.use_deterministic_algorithms(False)
-        train(toy_config(training={"selection": "last"}), train_set, tmp_path, validation=None, progress=False)
+        train(
+            toy_config(training={"selection": "last"}),
+            train_set,
+            tmp_path,
+            validation=None,
+            progress=False,
+        )
         assert not torch.are_deterministic_algorithms_enabled()
     finally:
         torch.use_deterministic_algorithms(before)

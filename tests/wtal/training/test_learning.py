@@ -8,9 +8,9 @@ import pytest
 import torch
 
 from tests.wtal.training.toy import toy_config
+from wtal.data.normalize import FeatureNorm
 from wtal.data.synthetic import make_dataset
 from wtal.models.checkpoint import load_model
-from wtal.data.normalize import FeatureNorm
 from wtal.training.setup import build_models, text_assets
 from wtal.training.trainer import evaluate_split, train
 

@@ -38,7 +38,9 @@ def test_same_seed_same_model_and_resume_is_bit_identical(data, tmp_path):
 
     # Interrupted after iteration 3 (last checkpoint at 2), then resumed to the end; the kill
     # also cut the log's last line short.
-    train(config, train_set, tmp_path / "resumed", validation=validation, progress=False, stop_after=3)
+    train(
+        config, train_set, tmp_path / "resumed", validation=validation, progress=False, stop_after=3
+    )
     with open(tmp_path / "resumed" / "metrics.jsonl", "a") as log:
         log.write('{"iteration": 4, "lr_vlc": 0.0')
     resumed = train(config, train_set, tmp_path / "resumed", validation=validation, progress=False)
@@ -63,7 +65,13 @@ def test_a_run_with_other_settings_is_not_resumed_silently(data, tmp_path):
     with pytest.raises(TrainingError, match=r"training\.tsm_lr: .* -> 0\.001"):
         train(other, train_set, tmp_path, validation=validation, progress=False)
     with pytest.warns(UserWarning, match="settings changed.*starting afresh"):
-        fresh = train(other, train_set, tmp_path, validation=validation, progress=False, on_config_change="restart"
+        fresh = train(
+            other,
+            train_set,
+            tmp_path,
+            validation=validation,
+            progress=False,
+            on_config_change="restart",
         )
     assert fresh.iterations == 6
     rows = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
@@ -117,7 +125,12 @@ def test_snapshots_are_kept_on_request_and_match_the_training_state(data, tmp_pa
 
 def test_last_checkpoint_selection_needs_no_validation(data, tmp_path):
     train_set, _ = data
-    result = train(toy_config(training={"selection": "last"}), train_set, tmp_path, validation=None, progress=False
+    result = train(
+        toy_config(training={"selection": "last"}),
+        train_set,
+        tmp_path,
+        validation=None,
+        progress=False,
     )
     assert result.selection == "last" and result.selected.name == "selected.pt"
     assert state(result.selected)["iteration"] == 4
@@ -134,7 +147,13 @@ def test_non_finite_loss_stops_with_its_name_and_keeps_the_last_good_checkpoint(
     with pytest.raises(
         TrainingError, match=r"loss '\w+' became (nan|inf).*last good checkpoint.*iteration 2"
     ):
-        train(config, Dataset("toy", train_set.classes, videos), tmp_path, validation=None, progress=False)
+        train(
+            config,
+            Dataset("toy", train_set.classes, videos),
+            tmp_path,
+            validation=None,
+            progress=False,
+        )
     assert state(tmp_path / "checkpoints/last.pt")["iteration"] == 2
 
 
@@ -145,7 +164,13 @@ def test_a_non_finite_loss_before_any_checkpoint_names_no_missing_file(data, tmp
     )
     config = toy_config(training={"selection": "last", "checkpoint_every": 2})
     with pytest.raises(TrainingError) as error:
-        train(config, Dataset("toy", train_set.classes, poisoned), tmp_path, validation=None, progress=False)
+        train(
+            config,
+            Dataset("toy", train_set.classes, poisoned),
+            tmp_path,
+            validation=None,
+            progress=False,
+        )
     message = str(error.value)
     assert "at iteration 1" in message and "before its first checkpoint" in message
     assert "last.pt" not in message and not (tmp_path / "checkpoints" / "last.pt").exists()
