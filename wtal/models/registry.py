@@ -16,6 +16,7 @@ from typing import Any, Protocol
 
 from torch import Tensor, nn
 
+from wtal.models.basnet import BaSNet, basnet_objective
 from wtal.models.losses import tsm_objective
 from wtal.models.tsm import TSM
 
@@ -67,6 +68,20 @@ def _build_tsm(
     )
 
 
+def _build_basnet(
+    num_classes: int, feature_dim: int, model: dict[str, Any], text: TextInputs
+) -> nn.Module:
+    return BaSNet(
+        num_classes,
+        text.name_vectors if model["mode"] == "text" else None,
+        feature_dim=feature_dim,
+        context_length=model["context_length"],
+        handcrafted_context=text.prompt_vectors,
+        mode=model["mode"],
+        temperature=model["temperature"],
+    )
+
+
 BASE_MODELS: dict[str, BaseModel] = {
     "tsm": BaseModel(
         "tsm",
@@ -74,6 +89,13 @@ BASE_MODELS: dict[str, BaseModel] = {
         tsm_objective,
         "attention",
         "the paper's model: cross-modal attention, two embedding layers, a classifier",
+    ),
+    "basnet": BaseModel(
+        "basnet",
+        _build_basnet,
+        basnet_objective,
+        "cas",
+        "BaSNet (AAAI 2020): filtering module, one CAS module for base and suppression branches",
     ),
 }
 
