@@ -11,6 +11,10 @@ Per video, from the CAS ``S`` (T, C + 1) and the fused attention ``att_m`` (T,):
    inclusively as in the original (``e - s + 1``);
 5. segments -> seconds at the features' timing (``FeatureTiming.to_seconds``: x 16 / 25 for
    the published I3D features; a run ``[s, e)`` spans the cells of its features).
+
+``PostprocessSettings.proposals = "cas"`` selects BaSNet's rule instead (docs/method.md §9.1
+"Inference"; :func:`detect_cas`): proposals from each kept class's own normalised CAS, hard
+NMS.
 """
 
 from __future__ import annotations
@@ -35,7 +39,15 @@ class PostprocessSettings:
     class_weight: float = 0.2
     nms_sigma: float = 0.3
     max_per_video: int | None = None  # keep the best N after NMS (None: all)
-    min_length: int = 1  # shortest proposal, in segments
+    min_length: int = 1  # shortest proposal, in segments (attention rule only)
+    # attention: thresholds on the attention, soft-NMS (above); cas: BaSNet's rule
+    # (detect_cas), which reads the cas_* fields, margin, class_weight and max_per_video.
+    proposals: str = "attention"
+    cas_class_threshold: float = 0.25  # BaSNet's --class_th
+    cas_thresholds: tuple[float, ...] = tuple((np.arange(0, 0.25, 0.025)).tolist())
+    cas_top_divisor: int = 8  # video scores: top floor(T / 8) mean (BaSNet's k)
+    cas_scale: int = 24  # linear upsampling in time before thresholding (1: none)
+    nms_iou: float = 0.7  # hard NMS
 
 
 @dataclass(frozen=True)
@@ -137,6 +149,10 @@ def detect(
 ) -> tuple[Detections, np.ndarray]:
     """Detections of one video (seconds at the features' ``timing``), and its video-level
     class scores p (C,)."""
+    if settings.proposals == "cas":
+        return detect_cas(cas, settings, timing)
+    if settings.proposals != "attention":
+        raise ValueError(f"proposals must be 'attention' or 'cas', not {settings.proposals!r}")
     p = video_class_scores(cas, attention, settings.top_divisor)
     kept = np.flatnonzero(p >= settings.class_threshold)
     if kept.size == 0:
@@ -167,6 +183,117 @@ def detect(
     start = timing.to_seconds(np.concatenate(starts))
     end = timing.to_seconds(np.concatenate(ends))
     score = np.concatenate(scores)
+    if settings.max_per_video is not None and score.size > settings.max_per_video:
+        best = np.argsort(-score, kind="stable")[: settings.max_per_video]
+        label, start, end, score = label[best], start[best], end[best], score[best]
+    return Detections(label, start, end, score), p
+
+
+# BaSNet's rule (Pilhyeon/BaSNet-pytorch test.py, utils.py; docs/method.md §9.1 "Inference").
+
+
+def cas_video_scores(cas: np.ndarray, top_divisor: int = 8) -> np.ndarray:
+    """p (C,): softmax over C + 1 of the top-floor(T / top_divisor) mean of the CAS itself
+    (BaSNet's suppression-branch score), background dropped."""
+    k = max(1, cas.shape[0] // top_divisor)
+    top = -np.sort(-cas, axis=0)[:k].mean(axis=0)
+    return softmax(top)[:-1]
+
+
+def minmax_normalise(cas: np.ndarray) -> np.ndarray:
+    """Per class over time: (S - relu(min)) / (relu(max) - relu(min)), a range <= 0 read as 1
+    (BaSNet's ``minmax_norm``)."""
+    high = np.maximum(cas.max(axis=0), 0.0)
+    low = np.maximum(cas.min(axis=0), 0.0)
+    delta = high - low
+    delta = np.where(delta <= 0, 1.0, delta)
+    return (cas - low) / delta
+
+
+def upsample_linear(signal: np.ndarray, scale: int) -> np.ndarray:
+    """``signal`` (T, ...) at positions arange(T * scale) / scale by linear interpolation,
+    the last ``scale - 1`` positions extrapolated along the last interval (scipy's
+    ``interp1d(kind="linear", fill_value="extrapolate")``, as BaSNet's
+    ``upgrade_resolution``)."""
+    t = signal.shape[0]
+    if scale == 1:
+        return signal.copy()
+    x = np.arange(t * scale) / scale
+    if t == 1:
+        return np.repeat(signal, scale, axis=0)
+    left = np.clip(np.floor(x).astype(np.int64), 0, t - 2)
+    frac = (x - left).reshape((-1,) + (1,) * (signal.ndim - 1))
+    return signal[left] + frac * (signal[left + 1] - signal[left])
+
+
+def hard_nms(start: np.ndarray, end: np.ndarray, score: np.ndarray, iou: float) -> np.ndarray:
+    """Indices kept by greedy NMS, best first (the first on ties): a proposal is dropped when
+    its IoU with a kept one is >= ``iou``. Lengths count ``end - start + 1`` as BaSNet's
+    ``nms`` does, on whatever units it is given (BaSNet: seconds)."""
+    order = np.argsort(-score, kind="stable")
+    length = end - start + 1
+    keep = []
+    while order.size:
+        i, rest = order[0], order[1:]
+        keep.append(int(i))
+        inter = np.maximum(
+            0.0, np.minimum(end[i], end[rest]) - np.maximum(start[i], start[rest]) + 1
+        )
+        overlap = inter / (length[i] + length[rest] - inter)
+        order = rest[overlap < iou]
+    return np.array(keep, dtype=np.int64)
+
+
+def detect_cas(
+    cas: np.ndarray,
+    settings: PostprocessSettings = PostprocessSettings(proposals="cas"),
+    timing: FeatureTiming = I3D_25FPS,
+) -> tuple[Detections, np.ndarray]:
+    """BaSNet's detections of one video from its suppression-branch CAS (T, C + 1).
+
+    1. p = :func:`cas_video_scores`; classes with p >= ``cas_class_threshold`` are kept, with
+       no fallback when none is (as the repository; unlike it, class 0 is not lost);
+    2. the CAS is min-max normalised per class (:func:`minmax_normalise`) and upsampled
+       ``cas_scale`` times in time (:func:`upsample_linear`);
+    3. per kept class and threshold in ``cas_thresholds``: every run of consecutive positions
+       with value >= threshold and > 0 is a proposal; its score is the outer-inner contrast
+       (:func:`outer_inner_scores`, ``margin``) of the class's curve with values below the
+       threshold set to 0 (as the repository), plus ``class_weight`` x p_c (the repository
+       adds 0.2 x its binarised 0/1 class score, a constant 0.2);
+    4. a run [s, e) of positions spans [s / scale, e / scale) segments, then seconds at
+       ``timing``; per class, hard NMS (:func:`hard_nms`, ``nms_iou``) on the seconds.
+    """
+    p = cas_video_scores(cas, settings.cas_top_divisor)
+    kept = np.flatnonzero(p >= settings.cas_class_threshold)
+    scale = settings.cas_scale
+    curves = upsample_linear(minmax_normalise(cas)[:, kept], scale) if kept.size else None
+    labels, starts, ends, scores = [], [], [], []
+    for column, c in enumerate(kept):
+        curve = curves[:, column]
+        positive = np.where(curve > 0, curve, -np.inf)
+        c_start, c_end, c_score = [], [], []
+        for threshold in settings.cas_thresholds:
+            runs = attention_runs(positive, (threshold,))
+            if runs.size == 0:
+                continue
+            signal = np.where(curve >= threshold, curve, 0.0)
+            c_score.append(
+                outer_inner_scores(signal, runs, settings.margin) + settings.class_weight * p[c]
+            )
+            c_start.append(timing.to_seconds(runs[:, 0] / scale))
+            c_end.append(timing.to_seconds(runs[:, 1] / scale))
+        if not c_score:
+            continue
+        start, end, score = map(np.concatenate, (c_start, c_end, c_score))
+        keep = hard_nms(start, end, score, settings.nms_iou)
+        labels.append(np.full(keep.size, c))
+        starts.append(start[keep])
+        ends.append(end[keep])
+        scores.append(score[keep])
+    if not labels:
+        empty = np.zeros(0)
+        return Detections(empty.astype(int), empty, empty, empty), p
+    label, start, end, score = map(np.concatenate, (labels, starts, ends, scores))
     if settings.max_per_video is not None and score.size > settings.max_per_video:
         best = np.argsort(-score, kind="stable")[: settings.max_per_video]
         label, start, end, score = label[best], start[best], end[best], score[best]

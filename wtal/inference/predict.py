@@ -20,6 +20,7 @@ from wtal.inference.postprocess import (
     attention_runs,
     detect,
 )
+from wtal.models.registry import base_model
 
 #: Attention at or above which a segment counts as foreground (the §4.4 FP/FN diagnostic).
 FOREGROUND_THRESHOLD = 0.5
@@ -120,10 +121,17 @@ def predict_videos(
 
 
 def settings_from_config(config: dict[str, Any]) -> PostprocessSettings:
-    spec = config["inference"]
+    """The post-processing a config asks for: ``inference.proposals`` (null = the base
+    model's own rule, from the registry); the CAS rule's top-k divisor is BaSNet's
+    ``model.basnet.k_divisor`` where the config has one."""
+    spec, model = config["inference"], config["model"]
+    proposals = spec.get("proposals") or base_model(model).proposals
+    cas_top_divisor = model.get("basnet", {}).get("k_divisor", PostprocessSettings.cas_top_divisor)
     return PostprocessSettings(
         class_threshold=spec["class_threshold"],
         nms_sigma=spec["nms_sigma"],
         max_per_video=spec["max_per_video"],
         min_length=spec["min_length"],
+        proposals=proposals,
+        cas_top_divisor=cas_top_divisor,
     )
