@@ -17,6 +17,7 @@ from typing import Any, Protocol
 from torch import Tensor, nn
 
 from wtal.models.basnet import BaSNet, basnet_objective
+from wtal.models.hamnet import build_hamnet, hamnet_objective
 from wtal.models.losses import tsm_objective
 from wtal.models.tsm import TSM
 
@@ -96,6 +97,17 @@ BASE_MODELS: dict[str, BaseModel] = {
         basnet_objective,
         "cas",
         "BaSNet (AAAI 2020): filtering module, one CAS module for base and suppression branches",
+    ),
+    # HAM-Net's tester is the attention post-processing of docs/method.md §5 except that its
+    # runs need attention strictly above each threshold and no argmax class is kept when
+    # none passes the class threshold (§9.2); this entry uses §5 as it is.
+    "hamnet": BaseModel(
+        "hamnet",
+        build_hamnet,
+        hamnet_objective,
+        "attention",
+        "HAM-Net (AAAI 2021): classifier and attention branches, hybrid (soft, semi-soft, "
+        "hard) attention MIL",
     ),
 }
 
