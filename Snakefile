@@ -3,7 +3,8 @@
 #          -> pack -> train -> infer -> evaluate -> report
 # Configuration: config/config.yaml by default (the embedded demo), validated against the
 # package's schema (workflow/schemas/config.schema.yaml); an unknown key stops the run.
-# Stage targets: features, pack, train, infer, evaluate, report (and `all`).
+# Stage targets: features, pack, train, infer, evaluate, report (and `all`); experiments
+# (--config sheet=experiments/<sheet>.yaml) trains an experiment sheet and writes its table.
 
 from wtal.config import BASE_KEY, workflow_config
 
@@ -43,6 +44,7 @@ if FROM_VIDEOS:
 include: "workflow/rules/train.smk"
 include: "workflow/rules/evaluate.smk"
 include: "workflow/rules/report.smk"
+include: "workflow/rules/experiments.smk"
 
 
 # Rules that write small files from small files run where Snakemake runs, never as cluster

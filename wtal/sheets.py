@@ -1,0 +1,90 @@
+"""Experiment sheets: named runs as config overrides x seeds, schema-checked
+(``wtal/schemas/sheet.schema.yaml``), expanded by the workflow into one training job per
+run and seed (workflow/rules/experiments.smk) and summed up by ``wtal compare --sheet``."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from wtal.config import load_config, merge, validate_config
+from wtal.errors import ConfigError
+
+
+@dataclass(frozen=True)
+class SheetRun:
+    name: str
+    label: str
+    overrides: dict[str, Any]
+    paper: dict[str, Any] | None
+
+
+@dataclass(frozen=True)
+class Sheet:
+    path: Path
+    name: str
+    title: str
+    notes: str
+    config: Path  # the base wtal config, absolute
+    seeds: tuple[int, ...]
+    runs: tuple[SheetRun, ...]
+    synthetic: dict[str, Any] | None
+    published: str | None
+
+    def run(self, name: str) -> SheetRun:
+        for run in self.runs:
+            if run.name == name:
+                return run
+        raise ConfigError(self.path, f"no run named {name!r} (runs: {self.names()})")
+
+    def names(self) -> str:
+        return ", ".join(r.name for r in self.runs)
+
+
+def load_sheet(path: str | os.PathLike[str]) -> Sheet:
+    """Read and check a sheet; its config path is resolved beside it and must exist."""
+    file = Path(path)
+    try:
+        data = yaml.safe_load(file.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(file, "experiment sheet not found") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(file, f"not valid YAML ({exc})") from None
+    sheet = validate_config(data, file, schema="sheet")
+    names = [r["name"] for r in sheet["runs"]]
+    repeated = sorted({n for n in names if names.count(n) > 1})
+    if repeated:
+        raise ConfigError(file, f"run names must be unique: {', '.join(repeated)} repeated")
+    config = (file.parent / sheet["config"]).resolve()
+    if not config.is_file():
+        raise ConfigError(file, f"config: {sheet['config']!r}: {config} not found")
+    runs = tuple(
+        SheetRun(r["name"], r.get("label", r["name"]), r["set"], r.get("paper"))
+        for r in sheet["runs"]
+    )
+    return Sheet(
+        file,
+        sheet["name"],
+        sheet.get("title", sheet["name"]),
+        sheet.get("notes", ""),
+        config,
+        tuple(sheet["seeds"]),
+        runs,
+        sheet.get("synthetic"),
+        sheet.get("published"),
+    )
+
+
+def run_config(sheet: Sheet, run: str, seed: int) -> dict[str, Any]:
+    """The validated config of one run at one seed: the sheet's config, the run's
+    overrides, then ``training.seed``. A bad override names the sheet and the run."""
+    spec = sheet.run(run)
+    overrides = merge(spec.overrides, {"training": {"seed": seed}})
+    try:
+        return load_config(sheet.config, overrides)
+    except ConfigError as exc:
+        raise ConfigError(sheet.path, f"run {run!r}: {exc}") from None
