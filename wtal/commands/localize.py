@@ -60,11 +60,12 @@ def run(args: argparse.Namespace) -> int:
     from wtal.commands.extract import find_videos
     from wtal.inference.localize import localize_videos
     from wtal.models.checkpoint import load_model
-    from wtal.training.trainer import pick_device
+    from wtal.report.figures import plot_timeline
+    from wtal.utils.devices import resolve_device
 
     check_counts(args)
     videos = unique_videos(find_videos(args.videos), Path(args.output) / "features")
-    device = pick_device(args.device or "auto", "--device")
+    device = resolve_device(args.device or "auto", "--device")
     loaded = load_model(args.checkpoint, device)
     overrides = {
         "flow_preset": args.flow_preset,
@@ -84,6 +85,7 @@ def run(args: argparse.Namespace) -> int:
         {k: v for k, v in overrides.items() if v is not None},
         device,
         progress=not args.no_progress,
+        plot_timeline=plot_timeline,
     )
     for video in report.videos:
         print(f"{video.path}: {len(video.detections)} detections -> {video.timeline}")

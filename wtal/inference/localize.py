@@ -4,7 +4,7 @@ the checkpoint's model and post-processing, a detections file and a timeline per
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,7 +30,7 @@ class LocalizedVideo:
     video_id: str
     duration: float
     detections: Detections
-    timeline: Path
+    timeline: Path | None
 
     def summary(self, classes: Sequence[str], top: int) -> list[str]:
         """The ``top`` best detections, one line each: class, start-end, length, score."""
@@ -77,14 +77,16 @@ def localize_videos(
     device: torch.device,
     *,
     progress: bool = True,
+    plot_timeline: Callable[..., Path] | None = None,
 ) -> LocalizeReport:
     """Features (cached under ``output/features``, reused only when made from the same video
     file with the same settings and weights), detections (``output/detections.json``) and a
-    timeline PNG per video (``output/<video>.png``); broken videos are reported in the
+    timeline PNG per video (``output/<video>.png``, drawn by ``plot_timeline`` when given:
+    the report layer's :func:`wtal.report.figures.plot_timeline`); broken videos are reported
+    in the
     result and the file, and the others still run. Two videos of one name are refused."""
     from extract.batch import extract_videos, unique_videos
     from extract.features import ExtractionSettings
-    from wtal.report.figures import plot_timeline
 
     if loaded.feature_dim != I3D_FEATURE_DIM:
         raise InputFileError(
@@ -130,16 +132,18 @@ def localize_videos(
         results[vid], scores[vid], foreground[vid] = video_results(
             found, p, out.attention, loaded.classes
         )
-        timeline = plot_timeline(
-            output / f"{vid}.png",
-            video_id=vid,
-            duration=duration,
-            classes=loaded.classes,
-            ground_truth=[],
-            detections=found,
-            attention=out.attention,
-            cas=out.cas,
-        )
+        timeline = None
+        if plot_timeline is not None:
+            timeline = plot_timeline(
+                output / f"{vid}.png",
+                video_id=vid,
+                duration=duration,
+                classes=loaded.classes,
+                ground_truth=[],
+                detections=found,
+                attention=out.attention,
+                cas=out.cas,
+            )
         report.videos.append(LocalizedVideo(video, vid, duration, found, timeline))
     report.detections_file = output / "detections.json"
     write_json(
