@@ -14,9 +14,10 @@ def add_dataset_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--format",
-        choices=["wtalc", "activitynet"],
+        choices=["wtalc", "activitynet", "actionformer"],
         default="wtalc",
-        help="wtalc: W-TALC/CO2-Net .npy folder (default); activitynet: annotation JSON",
+        help="wtalc: W-TALC/CO2-Net .npy folder (default); activitynet: annotation JSON; "
+        "actionformer: ActionFormer's THUMOS14 release (thumos14.json + <video>.npy)",
     )
     parser.add_argument(
         "--features",

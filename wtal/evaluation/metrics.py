@@ -19,6 +19,7 @@ from wtal.evaluation.protocol import (
     filter_ambiguous,
     ground_truth_to_segments,
     predictions_to_segments,
+    segments_per_second_of,
 )
 from wtal.evaluation.tables import (
     GroundTruth,
@@ -197,12 +198,15 @@ def evaluate_detection(
     counts = _input_counts(gt, pred)
     notes += _input_notes(counts, (sources or {}).get("subset"))
     dropped = 0
+    # The segment rate of the features the predictions came from, as their file records it.
+    rate = segments_per_second_of(foreground or {})
     if units == "segments":
-        gt, pred = ground_truth_to_segments(gt), predictions_to_segments(pred)
+        gt = ground_truth_to_segments(gt, segments_per_second=rate)
+        pred = predictions_to_segments(pred, segments_per_second=rate)
     if filter_ambiguous_intervals:
         if not gt.ambiguous:
             notes.append("ambiguous filtering asked for, but the ground truth has no intervals")
-        pred, dropped = filter_ambiguous(pred, gt.ambiguous, units)
+        pred, dropped = filter_ambiguous(pred, gt.ambiguous, units, segments_per_second=rate)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         match = match_predictions(gt, pred, tiou_thresholds)

@@ -72,3 +72,42 @@ def test_segment_units_at_the_rate_the_predictions_record():
     assert ground_truth_to_segments(ground_truth_from_dict(GT, "test")).start.tolist() == [1.0]
     with pytest.raises(ValueError, match="several segment lengths"):
         segments_per_second_of({**i3d, "b": fine["a"]})
+
+
+def test_evaluate_detection_in_segment_units_rounds_at_the_recorded_rate():
+    """At 30 fps / stride 4 (7.5 segments per second) the ground truth [1, 2] s rounds to
+    segments [8, 15] and the prediction [1, 2] s is [7.5, 15]: tIoU 7 / 7.5 = 0.93. At the
+    published 25/16 they would be [2, 3] and [1.5625, 3.125]: tIoU 0.64, a miss at 0.9."""
+    from wtal.evaluation.metrics import evaluate_detection
+
+    gt = ground_truth_from_dict(
+        {
+            "database": {
+                "v": {
+                    "subset": "test",
+                    "duration": 10.0,
+                    "annotations": [{"segment": [1.0, 2.0], "label": "A"}],
+                }
+            }
+        },
+        "test",
+    )
+    data = {
+        "results": {"v": [{"segment": [1.0, 2.0], "label": "A", "score": 0.9}]},
+        "foreground": {
+            "v": {
+                "duration": 10.0,
+                "segment_seconds": 4 / 30,
+                "threshold": 0.5,
+                "intervals": [[1.0, 2.0]],
+            }
+        },
+    }
+    metrics = evaluate_detection(
+        gt,
+        predictions_from_dict(data),
+        np.array([0.9]),
+        units="segments",
+        foreground=foreground_from_dict(data),
+    )
+    assert metrics.map[0] == pytest.approx(1.0)
