@@ -28,7 +28,7 @@ from real videos, and the THUMOS-like counts and lengths are approximations, not
   boundaries ramp. Each instance has its own style (a perturbed prototype) and strength.
 - **Scale.** Amplitudes do not depend on ``D`` (noise is ``NOISE_NORM / sqrt(D)`` per
   channel), so the per-segment L2 norm of the joint feature is ~10 at any ``D`` (background
-  ~9.5, inside actions ~11), like real I3D joint features (docs/METHOD.md section 8).
+  ~9.5, inside actions ~11), like real I3D joint features (docs/method.md §8).
   Features are not non-negative: the signal is not a ReLU'd average.
 
 Reproducibility: the "world" (every prototype) depends on ``(seed, feature_dim)``; the video

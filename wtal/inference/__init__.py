@@ -1,1 +1,1 @@
-"""From CAS and attention to scored temporal detections (METHOD 5)."""
+"""From CAS and attention to scored temporal detections (docs/method.md §5)."""

@@ -1,4 +1,4 @@
-"""Post-processing exactly as METHOD 5 (the CO2-Net lineage the authors use).
+"""Post-processing exactly as docs/method.md §5 (the CO2-Net lineage the authors use).
 
 Per video, from the CAS ``S`` (T, C + 1) and the fused attention ``att_m`` (T,):
 1. ``E = S x att_m``; video score = softmax over C + 1 of the top-floor(T/10) mean of E,

@@ -1,4 +1,4 @@
-"""The losses of METHOD 2.3, 3 and 4, as pure functions of tensors."""
+"""The losses of docs/method.md §2.3, 3 and 4, as pure functions of tensors."""
 
 from __future__ import annotations
 
@@ -95,7 +95,7 @@ def consistency(source: Tensor, target: Tensor, kind: str) -> Tensor:
 def tsm_objective(
     out: TSMOutput, labels: Tensor, config: dict[str, Any]
 ) -> tuple[dict[str, Tensor], Tensor]:
-    """TSM's loss terms (METHOD 2.3) and their weighted sum: MIL + co-activity + sparsity +
+    """TSM's loss terms (docs/method.md §2.3) and their weighted sum: MIL + co-activity + sparsity +
     guide (+ the cross-modal autoencoder when its weight is above 0 and it was computed)."""
     model, weights = config["model"], config["losses"]
     att = out.attention

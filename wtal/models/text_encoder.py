@@ -1,4 +1,4 @@
-"""Class text queries (METHOD 2.2): prompt context + class-name word vectors -> one 2048-d
+"""Class text queries (docs/method.md §2.2): prompt context + class-name word vectors -> one 2048-d
 query per class, through a pointwise projection and one transformer block without
 LayerNorm. Tokens attend only within their own class."""
 

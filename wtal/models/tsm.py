@@ -1,4 +1,4 @@
-"""Text-segment mining (METHOD 2): the WTAL model. Video branch -> embedding -> matching
+"""Text-segment mining (docs/method.md §2): the WTAL model. Video branch -> embedding -> matching
 against class text queries -> background-suppressed CAS; or, in ``baseline`` mode, a
 convolutional classifier in place of the text matching (paper Table 3)."""
 

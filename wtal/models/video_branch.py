@@ -1,4 +1,4 @@
-"""The per-stream video branch (METHOD 2.1): cross-modal autoencoder, gated filtering, and
+"""The per-stream video branch (docs/method.md §2.1): cross-modal autoencoder, gated filtering, and
 the attention head; two of them (RGB main / flow aux and the reverse) make one attention
 module. TSM and VLC each own one."""
 

@@ -1,4 +1,4 @@
-"""Video-text language completion (METHOD 3): an attention module of its own finds the
+"""Video-text language completion (docs/method.md §3): an attention module of its own finds the
 segments that let a reconstructor complete the class sentence.
 
 Objectives: ``masked`` (paper: a third of the words, at least one, replaced by a mask token

@@ -12,13 +12,13 @@ from typing import Any
 from wtal.evaluation.metrics import percent
 from wtal.utils.files import read_json
 
-#: METHOD.md 7: THUMOS14 test, mAP@0.1..0.7, the authors' test-selected checkpoint.
+#: docs/method.md §7: THUMOS14 test, mAP@0.1..0.7, the authors' test-selected checkpoint.
 PAPER_THUMOS14 = {
     "tiou": [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7],
     "mAP": [71.1, 65.0, 56.2, 47.8, 39.3, 27.5, 15.2],
     "averages": {"0.3:0.7": 37.2, "0.1:0.7": 46.0},
 }
-#: METHOD.md 7: ActivityNet1.3 validation, mAP@0.5/0.75/0.95 and the 0.5:0.95 mean.
+#: docs/method.md §7: ActivityNet1.3 validation, mAP@0.5/0.75/0.95 and the 0.5:0.95 mean.
 PAPER_ACTIVITYNET = {"tiou": [0.5, 0.75, 0.95], "mAP": [41.8, 26.0, 6.0], "average": 26.0}
 
 

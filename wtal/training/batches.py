@@ -1,4 +1,4 @@
-"""Training batches (METHOD 1): 3 random classes x 2 distinct videos containing each (the
+"""Training batches (docs/method.md §1): 3 random classes x 2 distinct videos containing each (the
 "similar pairs", rows 0-5) plus 4 uniformly random videos; each video resampled to exactly
 ``max_seqlen`` segments (one random index per equal bin; short videos repeat indices)."""
 

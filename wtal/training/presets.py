@@ -1,4 +1,4 @@
-"""Where the paper and the authors' code disagree (METHOD.md), ``model.preset`` decides;
+"""Where the paper and the authors' code disagree (docs/method.md), ``model.preset`` decides;
 any value set explicitly in the config wins over the preset."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""One training iteration, the four steps of METHOD 4 (TSM standing for whichever base
+"""One training iteration, the four steps of docs/method.md §4 (TSM standing for whichever base
 model the config names; its losses come from the model registry):
 
 1. TSM forward and the TSM losses;

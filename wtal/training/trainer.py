@@ -222,7 +222,7 @@ def _collapse_message(training: dict[str, Any], attention: float, iteration: int
         f"attention collapse: mean att_m < {training['collapse_threshold']} for 20 "
         f"iterations (now {attention:.4f} at iteration {iteration}); no proposal will pass "
         "the thresholds. Try features.normalize: standardize or a larger model.temperature "
-        "(METHOD 8)"
+        "(docs/method.md §8)"
     )
 
 
