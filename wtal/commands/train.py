@@ -62,6 +62,7 @@ class Inputs:
     train_set: Dataset
     validation: Dataset | None
     test_set: Dataset | None
+    config_files: tuple[str, ...] = ()  # the files the config was merged from
 
 
 def run(args: argparse.Namespace) -> int:
@@ -77,6 +78,7 @@ def run(args: argparse.Namespace) -> int:
         validation=inputs.validation,
         progress=not args.no_progress,
         on_config_change="restart" if args.restart_on_change else "error",
+        config_files=inputs.config_files,
     )
     summary = json.loads((output / "training.json").read_text())
     print(f"trained {result.iterations} iterations -> {result.selected} ({summary['selection']})")
@@ -93,7 +95,7 @@ def run(args: argparse.Namespace) -> int:
 def prepare(args: argparse.Namespace) -> Inputs:
     """The config, the output folder and the train, validation and test parts of the
     dataset, every input the command will need checked before training starts."""
-    from wtal.config import load_config, merge, parse_assignments
+    from wtal.config import load_layered_config, merge, parse_assignments
     from wtal.data.open import open_dataset
     from wtal.training.preflight import (
         check_annotated,
@@ -114,7 +116,8 @@ def prepare(args: argparse.Namespace) -> Inputs:
         overrides = merge(overrides, {"training": {"iterations": args.iterations}})
     if args.test_every_checkpoint:  # it needs the snapshots
         overrides = merge(overrides, {"training": {"keep_snapshots": True}})
-    config = resolve_preset(load_config(args.config, overrides))
+    loaded = load_layered_config(args.config, overrides)
+    config = resolve_preset(loaded.config)
     if not args.device:
         from_set = "device" in overrides.get("training", {})
         where = "--set training.device" if from_set else f"{args.config}: training.device"
@@ -141,7 +144,7 @@ def prepare(args: argparse.Namespace) -> Inputs:
             args.config,
             "choosing the checkpoint (or use training.selection: last)",
         )
-    return Inputs(config, output, train_set, validation, test_set)
+    return Inputs(config, output, train_set, validation, test_set, loaded.files)
 
 
 def test(result: TrainingResult, test_set: Dataset, config: dict[str, Any], every: bool) -> None:

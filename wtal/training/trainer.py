@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import warnings
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -277,6 +278,7 @@ def train(
     progress: bool = True,
     stop_after: int | None = None,
     on_config_change: str = "error",
+    config_files: Sequence[str] = (),
 ) -> TrainingResult:
     """Train the configured base model (+ VLC) on ``train_set``; resume from
     ``output/checkpoints/last.pt`` if there.
@@ -289,7 +291,9 @@ def train(
     A run is resumed only under the same settings (more iterations are fine): otherwise
     ``on_config_change="error"`` stops with the differences and ``"restart"`` deletes the old
     checkpoints and log and starts afresh. ``stop_after`` ends the run early after that
-    iteration (used to test resuming).
+    iteration (used to test resuming). ``config_files``: the files the config was merged
+    from (``base:`` layers first), recorded in training.json beside the config, not in it
+    (a run resumes under the same settings whichever files held them).
 
     A CPU run uses deterministic algorithms and leaves the setting as it found it: left on,
     it would make every later cuBLAS call of the process fail (a CUDA run after it)."""
@@ -299,7 +303,14 @@ def train(
     warn_only = torch.is_deterministic_algorithms_warn_only_enabled()
     try:
         return _train(
-            config, train_set, validation_set, Path(output), progress, stop_after, on_config_change
+            config,
+            train_set,
+            validation_set,
+            Path(output),
+            progress,
+            stop_after,
+            on_config_change,
+            tuple(config_files),
         )
     finally:
         torch.use_deterministic_algorithms(deterministic, warn_only=warn_only)
@@ -544,7 +555,12 @@ def iterate(
 
 
 def finish(
-    run: Run, progress: Progress, validation_set: Dataset | None, out: Path, end: int
+    run: Run,
+    progress: Progress,
+    validation_set: Dataset | None,
+    out: Path,
+    end: int,
+    config_files: tuple[str, ...] = (),
 ) -> TrainingResult:
     """The loss curve, the selected checkpoint and ``training.json``."""
     training = run.config["training"]
@@ -574,6 +590,7 @@ def finish(
         "word_vectors": run.text.source,
         "versions": {"torch": torch.__version__, "numpy": np.__version__},
         "config": run.config,
+        "config_files": list(config_files),
     }
     write_json(out / "training.json", summary)
     return TrainingResult(out, selected, selection, end, progress.history, progress.collapsed)
@@ -587,6 +604,7 @@ def _train(
     progress_bar: bool,
     stop_after: int | None,
     on_config_change: str,
+    config_files: tuple[str, ...] = (),
 ) -> TrainingResult:
     checkpoints = out / "checkpoints"
     checkpoints.mkdir(parents=True, exist_ok=True)
@@ -627,7 +645,7 @@ def _train(
     finally:
         bar.close()
     try:
-        return finish(run, progress, validation_set, out, end)
+        return finish(run, progress, validation_set, out, end, config_files)
     except KeyboardInterrupt:
         raise Interrupted(
             f"interrupted after iteration {end}, while writing the run's outputs; the last "

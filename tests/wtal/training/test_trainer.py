@@ -213,3 +213,29 @@ def test_a_dataset_without_features_is_a_clear_error(data, tmp_path):
     )
     with pytest.raises(TrainingError, match="none of its 16 training videos has both features"):
         train(toy_config(), bare, tmp_path, validation=None, progress=False)
+
+
+def test_train_splits_validation_itself_as_wtal_train_does_and_records_the_config_files(
+    data, tmp_path
+):
+    """train() without a validation argument holds out training.validation_fraction of the
+    training videos (stratified, seeded), as `wtal train` does; None selects nothing."""
+    from wtal.data.splits import split_validation
+
+    train_set, _ = data
+    config = toy_config(training={"iterations": 2, "validation_fraction": 0.25})
+    result = train(
+        config, train_set, tmp_path / "split", progress=False, config_files=("a.yaml", "b.yaml")
+    )
+    summary = json.loads((tmp_path / "split" / "training.json").read_text())
+    kept, held = split_validation(train_set, 0.25, config["training"]["seed"])
+    assert summary["train_videos"] == len(kept.videos) and summary["validation_videos"] == len(
+        held.videos
+    )
+    assert 0 < len(held.videos) < len(train_set.videos)
+    assert result.selection == "validation" and summary["validation"]
+    assert summary["config_files"] == ["a.yaml", "b.yaml"]
+    assert "config_files" not in summary["config"]
+    none = train(config, train_set, tmp_path / "none", validation=None, progress=False)
+    assert none.selection == "last"
+    assert json.loads((tmp_path / "none" / "training.json").read_text())["train_videos"] == 16
