@@ -63,7 +63,7 @@ def load_sheet(path: str | os.PathLike[str]) -> Sheet:
     if not config.is_file():
         raise ConfigError(file, f"config: {sheet['config']!r}: {config} not found")
     runs = tuple(
-        SheetRun(r["name"], r.get("label", r["name"]), r["set"], r.get("paper"))
+        SheetRun(r["name"], r.get("label", r["name"]), r.get("set", {}), r.get("paper"))
         for r in sheet["runs"]
     )
     return Sheet(
@@ -74,7 +74,7 @@ def load_sheet(path: str | os.PathLike[str]) -> Sheet:
         config,
         tuple(sheet["seeds"]),
         runs,
-        sheet.get("synthetic"),
+        sheet["synthetic"] if "synthetic" in data else None,  # (defaults fill an empty one)
         sheet.get("published"),
     )
 
@@ -87,4 +87,6 @@ def run_config(sheet: Sheet, run: str, seed: int) -> dict[str, Any]:
     try:
         return load_config(sheet.config, overrides)
     except ConfigError as exc:
-        raise ConfigError(sheet.path, f"run {run!r}: {exc}") from None
+        # load_config names the overrides as the command line's --set; here the sheet set them.
+        problem = str(exc).replace("--set ", "set: ")
+        raise ConfigError(sheet.path, f"run {run!r}: {problem}") from None
