@@ -87,3 +87,16 @@ def test_the_experiments_target_without_a_sheet_says_how_to_name_one(tmp_path):
     result = snakemake("-n", "experiments", config=tmp_path / "workflow.yaml")
     assert result.returncode != 0
     assert "--config sheet=experiments/<sheet>.yaml" in result.stdout + result.stderr
+
+
+def test_lint_finds_no_rule_problems_with_a_sheet(tmp_path):
+    workflow = {
+        "base": str(ROOT / "config" / "config.yaml"),
+        "results_dir": str(tmp_path),
+        "sheet": str(ROOT / "experiments" / "table8_cpu.yaml"),
+    }
+    (tmp_path / "workflow.yaml").write_text(yaml.safe_dump(workflow))
+    result = snakemake("--lint", config=tmp_path / "workflow.yaml")
+    output = result.stdout + result.stderr
+    assert "Lints for" not in output, output
+    assert result.returncode == 0, output

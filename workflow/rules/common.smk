@@ -384,3 +384,42 @@ CONDA_ENV = "../envs/wtal.yaml"  # relative to workflow/rules/
 def output_folder(wildcards, output):
     """The folder of a rule's first output (a prefix the command writes under)."""
     return str(Path(output[0]).parent)
+
+
+# Experiment sheets (experiments.smk): the sheet named by `--config sheet=...`, if any.
+from wtal.config import load_schema
+from wtal.config_paths import relative_to
+from wtal.sheets import load_sheet, run_config
+
+SHEET = load_sheet(config["sheet"]) if config.get("sheet") else None
+
+
+def experiment(*parts):
+    """A path under <results_dir>/experiments/<sheet>/."""
+    return str(Path(config["results_dir"], "experiments", SHEET.name, *parts))
+
+
+def experiment_config(wildcards):
+    """One run's config at one seed, its paths relative to the workflow's folder, as JSON."""
+    merged = run_config(SHEET, wildcards.run, int(wildcards.seed))
+    return json.dumps(relative_to(merged, Path.cwd(), load_schema()), sort_keys=True)
+
+
+def experiment_dataset():
+    """The dataset section every run of the sheet reads (one for the whole sheet)."""
+    return run_config(SHEET, SHEET.runs[0].name, SHEET.seeds[0])["dataset"]
+
+
+def experiment_data(wildcards=None):
+    """What the runs read from disk: made by `experiment_synthetic` when the sheet says so."""
+    dataset = relative_to(experiment_dataset(), Path.cwd(), load_schema()["properties"]["dataset"])
+    return [dataset["annotations"]]
+
+
+def experiment_tables(wildcards=None):
+    if SHEET is None:
+        raise WorkflowError(
+            "the experiments target needs a sheet: snakemake experiments --config "
+            "sheet=experiments/<sheet>.yaml (see experiments/)"
+        )
+    return [experiment("table.md")]

@@ -6,44 +6,6 @@
 # beside them. A changed run setting retrains that run only. On SLURM each run x seed is one
 # job with the resources of `train`.
 
-from wtal.config import load_schema
-from wtal.config_paths import relative_to
-from wtal.sheets import load_sheet, run_config
-
-SHEET = load_sheet(config["sheet"]) if config.get("sheet") else None
-
-
-def experiment(*parts):
-    """A path under <results_dir>/experiments/<sheet>/."""
-    return str(Path(config["results_dir"], "experiments", SHEET.name, *parts))
-
-
-def experiment_config(wildcards):
-    """One run's config at one seed, its paths relative to the workflow's folder, as JSON."""
-    merged = run_config(SHEET, wildcards.run, int(wildcards.seed))
-    return json.dumps(relative_to(merged, Path.cwd(), load_schema()), sort_keys=True)
-
-
-def experiment_dataset():
-    """The dataset section every run of the sheet reads (one for the whole sheet)."""
-    return run_config(SHEET, SHEET.runs[0].name, SHEET.seeds[0])["dataset"]
-
-
-def experiment_data(wildcards=None):
-    """What the runs read from disk: made by `experiment_synthetic` when the sheet says so."""
-    dataset = relative_to(experiment_dataset(), Path.cwd(), load_schema()["properties"]["dataset"])
-    return [dataset["annotations"]]
-
-
-def experiment_tables(wildcards=None):
-    if SHEET is None:
-        raise WorkflowError(
-            "the experiments target needs a sheet: snakemake experiments --config "
-            "sheet=experiments/<sheet>.yaml (see experiments/)"
-        )
-    return [experiment("table.md")]
-
-
 rule experiments:
     input:
         experiment_tables,
@@ -140,7 +102,7 @@ if SHEET is not None:
             data=experiment("table.json"),
             figure=experiment("table.png"),
         params:
-            root=experiment(),
+            root=output_folder,
         log:
             experiment("logs", "table.log"),
         threads: 1
