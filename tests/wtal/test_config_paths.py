@@ -52,6 +52,7 @@ def test_the_schema_marks_every_path_key():
         "extraction.weights_cache",
         "model.word_vectors",
         "results_dir",
+        "sheet",
     ]
 
 
