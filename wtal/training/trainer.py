@@ -587,6 +587,8 @@ def finish(
         "validation_videos": len(validation_set.videos) if validation_set is not None else 0,
         "seed": training["seed"],
         "device": str(run.device),
+        # A CPU run is bit-reproducible for its seed and this count only.
+        "threads": torch.get_num_threads(),
         "word_vectors": run.text.source,
         "versions": {"torch": torch.__version__, "numpy": np.__version__},
         "config": run.config,

@@ -235,6 +235,7 @@ def test_train_splits_validation_itself_as_wtal_train_does_and_records_the_confi
     assert 0 < len(held.videos) < len(train_set.videos)
     assert result.selection == "validation" and summary["validation"]
     assert summary["config_files"] == ["a.yaml", "b.yaml"]
+    assert summary["threads"] == torch.get_num_threads()
     assert "config_files" not in summary["config"]
     none = train(config, train_set, tmp_path / "none", validation=None, progress=False)
     assert none.selection == "last"
