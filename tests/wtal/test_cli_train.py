@@ -145,13 +145,25 @@ def test_a_misspelt_set_key_blames_set_not_the_config_file(data, tmp_path):
     assert str(config) not in line
 
 
+#: Long enough that the interrupt lands mid-run on a fast, quiet machine too.
+ITERATIONS = 30
+
+
 def test_ctrl_c_keeps_the_last_checkpoint_and_the_rerun_resumes_exactly(data, tmp_path):
-    config = write_config(tmp_path, data, training={"iterations": 6})
+    config = write_config(tmp_path, data, training={"iterations": ITERATIONS})
     out = tmp_path / "run"
     command = [sys.executable, "-m", "wtal.cli", "train", "--config", str(config)]
     command += ["--output", str(out), "--no-progress"]
     last = out / "checkpoints" / "last.pt"
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen(
+        command,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        # Ctrl-C must reach the run even when this test runs in a background job (whose
+        # shell may have set SIGINT to ignored, a disposition children inherit).
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
     deadline = time.monotonic() + 300
     while not last.exists() and process.poll() is None and time.monotonic() < deadline:
         time.sleep(0.02)
@@ -167,12 +179,12 @@ def test_ctrl_c_keeps_the_last_checkpoint_and_the_rerun_resumes_exactly(data, tm
     )
     assert found, line
     at, kept, path = int(found[1]), int(found[2]), Path(found[3])
-    assert path == last and 1 <= kept <= at < 6
+    assert path == last and 1 <= kept <= at < ITERATIONS
     assert torch.load(last, weights_only=True)["iteration"] == kept  # what it says is kept
 
     resumed = subprocess.run(command, capture_output=True, text=True, check=False)
     assert resumed.returncode == 0, resumed.stderr
-    assert "trained 6 iterations" in resumed.stdout
+    assert f"trained {ITERATIONS} iterations" in resumed.stdout
 
     reference = tmp_path / "reference"
     assert (
@@ -180,7 +192,7 @@ def test_ctrl_c_keeps_the_last_checkpoint_and_the_rerun_resumes_exactly(data, tm
     )
     a = torch.load(last, weights_only=True)
     b = torch.load(reference / "checkpoints" / "last.pt", weights_only=True)
-    assert a["iteration"] == b["iteration"] == 6
+    assert a["iteration"] == b["iteration"] == ITERATIONS
     for part in ("model", "vlc"):
         assert a[part].keys() == b[part].keys()
         assert all(torch.equal(a[part][k], b[part][k]) for k in a[part]), part
