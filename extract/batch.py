@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Callable, Sequence
+import traceback
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,9 +26,12 @@ from extract.features import (
     tell,
 )
 from extract.identity import differences, video_fingerprint
+from extract.prefetch import prefetched
+from extract.stages import newer_inputs
+from extract.video import VideoInfo, probe
 from extract.weights import weights_digests
 from wtal.errors import InputFileError, Interrupted
-from wtal.utils.files import read_json
+from wtal.utils.files import BusyError, read_json
 
 
 @dataclass
@@ -97,9 +101,12 @@ def _plan(
     digests: _Digests,
     result: BatchResult,
     notify: Callable[[str], None],
+    made_from: Mapping[Path, Sequence[Path]],
+    redo: bool,
 ) -> list[tuple[Path, dict[str, Any]]]:
-    """Reuse the folders that are finished and current; record the videos that cannot be
-    read as failed; return the others, each with its fingerprint."""
+    """Reuse the folders that are finished and current (not older than the files they were
+    made from, and not asked to be made again); record the videos that cannot be read as
+    failed; return the others, each with its fingerprint."""
     todo: list[tuple[Path, dict[str, Any]]] = []
     for video in videos:
         folder = output_folder(output, video)
@@ -113,6 +120,12 @@ def _plan(
             continue
         _, identity = expected_identity(video, settings, digests(), fingerprint)
         why = stale_folder(folder, identity)
+        if why is None:
+            newer = newer_inputs(folder / "meta.json", made_from.get(video, ()))
+            if newer:
+                why = f"{', '.join(map(str, newer))} changed since they were made"
+            elif redo:
+                why = "asked to make them again"
         if why is None:
             result.folders[video] = folder
             result.reused.append(video)
@@ -133,14 +146,26 @@ def extract_videos(
     weights_cache: str | os.PathLike[str] | None = None,
     progress: bool = True,
     flow_paths: dict[Path, Path] | None = None,
+    made_from: Mapping[Path, Sequence[Path]] | None = None,
+    redo: bool = False,
+    isolate: bool = False,
     notify: Callable[[str], None] = tell,
 ) -> BatchResult:
     """Features of every video under ``output/<stem>/``; see :class:`BatchResult`.
     ``flow_paths``: flow files made beforehand for some videos (the workflow's flow stage).
     A finished folder is reused only when made from the same video file with the same
-    settings and weights (:mod:`extract.identity`); stale ones are made again and
-    ``notify`` says why. Ctrl-C raises :class:`Interrupted` saying how far it got."""
+    settings and weights (:mod:`extract.identity`) and not older than its flow file or a
+    file of ``made_from`` (per video: its decode record); stale ones are made again and
+    ``notify`` says why; ``redo`` makes every one again. The networks load once, when the
+    first video needs them; while one video runs, the next is probed on a background
+    thread. A problem of one video is recorded in the result; errors of the output (a full
+    disk) propagate, unless ``isolate``: then any error of a video is that video's failure
+    and the others go on, as if each ran in a process of its own (the workflow's jobs). Ctrl-C
+    raises :class:`Interrupted` saying how far it got."""
     videos = unique_videos(videos, output)
+    sources = {video: [*(made_from or {}).get(video, ())] for video in videos}
+    for video, flow in (flow_paths or {}).items():
+        sources.setdefault(video, []).append(flow)
     result = BatchResult()
     stage = "while checking the finished outputs"
     try:
@@ -151,16 +176,24 @@ def extract_videos(
             _Digests(rgb_weights, flow_weights, weights_cache),
             result,
             notify,
+            sources,
+            redo,
         )
         if not todo:
             return result
         stage = "while loading the I3D networks"
         models = load_models(rgb_weights, flow_weights, weights_cache, settings.torch_device())
-        for index, (video, fingerprint) in enumerate(todo, start=1):
+        probes = prefetched((_probe(video, settings) for video, _ in todo), depth=1)
+        ahead = zip(todo, probes, strict=True)
+        for index, ((video, fingerprint), info) in enumerate(ahead, start=1):
             stage = f"during {video}"
+            if isinstance(info, VideoError):
+                result.failed[video] = str(info)
+                continue
             _extract_one(
                 video,
                 fingerprint,
+                info,
                 output,
                 models,
                 settings,
@@ -168,6 +201,9 @@ def extract_videos(
                 progress,
                 flow_paths,
                 (index, len(todo)),
+                sources.get(video, ()),
+                redo,
+                isolate,
                 notify,
             )
     except KeyboardInterrupt:
@@ -179,9 +215,19 @@ def extract_videos(
     return result
 
 
+def _probe(video: Path, settings: ExtractionSettings) -> VideoInfo | VideoError:
+    """What :func:`extract.video.probe` finds, or why it cannot (handed on, not raised: the
+    probes run ahead of the videos, on another thread)."""
+    try:
+        return probe(video, settings.on_variable_frame_rate)  # type: ignore[arg-type]
+    except VideoError as exc:
+        return exc
+
+
 def _extract_one(
     video: Path,
     fingerprint: dict[str, Any],
+    info: VideoInfo,
     output: str | os.PathLike[str],
     models: Models,
     settings: ExtractionSettings,
@@ -189,11 +235,15 @@ def _extract_one(
     progress: bool,
     flow_paths: dict[Path, Path] | None,
     position: tuple[int, int],
+    made_from: Sequence[Path],
+    redo: bool,
+    isolate: bool,
     notify: Callable[[str], None],
 ) -> None:
     """One video; a problem of that video (unreadable, corrupt, a flow file that does not
-    fit) is recorded in ``result``. Errors of the output (a full disk, a read-only folder)
-    propagate: they would fail every other video too."""
+    fit, another process writing its folder) is recorded in ``result``. Errors of the output
+    (a full disk, a read-only folder) propagate, since they would fail every other video
+    too; with ``isolate`` they are recorded as well."""
     bars: dict[str, tqdm] = {}
 
     def report(stage: str, done: int, total: int) -> None:
@@ -212,10 +262,16 @@ def _extract_one(
     try:
         flow = (flow_paths or {}).get(video)
         result.folders[video] = extract_video(
-            video, output, models, settings, report, flow, fingerprint=fingerprint, notify=notify
-        )
-    except (VideoError, ValueError, RuntimeError) as exc:
+            video, output, models, settings, report, flow, fingerprint=fingerprint, info=info,
+            made_from=made_from, redo=redo, notify=notify,
+        )  # fmt: skip
+    except (VideoError, ValueError, RuntimeError, BusyError) as exc:
         result.failed[video] = str(exc)
+    except Exception as exc:
+        if not isolate:
+            raise
+        notify("".join(traceback.format_exception(exc)).rstrip())
+        result.failed[video] = f"{type(exc).__name__}: {exc}"
     finally:
         for bar in bars.values():
             bar.close()

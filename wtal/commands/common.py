@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING
 
-from wtal.data.dataset import Dataset
-from wtal.data.open import open_dataset
+if TYPE_CHECKING:  # the readers load with the command, not with `wtal --help`
+    from wtal.data.dataset import Dataset
 
 
 def add_dataset_arguments(parser: argparse.ArgumentParser) -> None:
@@ -33,6 +34,8 @@ def add_dataset_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def dataset_from_arguments(args: argparse.Namespace, with_features: bool) -> Dataset:
+    from wtal.data.open import open_dataset
+
     spec = {
         "format": args.format,
         "annotations": args.annotations,

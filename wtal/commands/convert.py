@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 
 from wtal.commands.common import add_dataset_arguments, dataset_from_arguments
-from wtal.data import write_activitynet
 
 HELP = "write W-TALC/CO2-Net (or ActivityNet) annotations as the project's ActivityNet JSON"
 
@@ -18,6 +17,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from wtal.data import write_activitynet
+
     dataset = dataset_from_arguments(args, with_features=False)
     write_activitynet(dataset, args.output)
     instances = sum(len(v.segments) for v in dataset.videos)

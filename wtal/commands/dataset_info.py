@@ -6,7 +6,6 @@ import argparse
 import json
 
 from wtal.commands.common import add_dataset_arguments, dataset_from_arguments
-from wtal.utils.files import write_json
 
 HELP = "summarise a dataset: videos, instances, lengths, feature checks, data quirks"
 
@@ -19,6 +18,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from wtal.utils.files import write_json
+
     dataset = dataset_from_arguments(args, with_features=True)
     summary = dataset.summary()
     summary["quirk_list"] = [q.to_dict() for q in dataset.quirks]

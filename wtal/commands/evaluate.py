@@ -6,9 +6,6 @@ import argparse
 import sys
 import warnings
 
-from wtal.evaluation import evaluate_files, format_table, parse_tiou_thresholds
-from wtal.utils.files import write_json
-
 HELP = "detection mAP of an ActivityNet predictions file (official ActivityNet semantics)"
 
 
@@ -43,6 +40,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from wtal.evaluation import evaluate_files, format_table, parse_tiou_thresholds
+    from wtal.utils.files import write_json
+
     with warnings.catch_warnings():
         # Every warning is also one of the metrics' notes: printed below, one line each.
         warnings.simplefilter("ignore")

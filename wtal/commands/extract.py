@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from extract.flow import PRESETS
+from extract.presets import PRESETS
 from wtal.commands.extraction_args import (
     add_autocast_argument,
     add_backend_arguments,
@@ -117,7 +117,7 @@ def run(args: argparse.Namespace) -> int:
 
     from extract.batch import extract_videos
     from extract.features import ExtractionSettings
-    from wtal.commands.stages import check_decoded
+    from extract.stages import read_decoded
     from wtal.utils.devices import resolve_device
     from wtal.utils.files import read_json
 
@@ -138,10 +138,13 @@ def run(args: argparse.Namespace) -> int:
     )
     resolve_device(args.device, "--device")  # an unusable device is refused before any work
     flow_paths = None
+    made_from: dict[Path, list[Path]] = {}
     if args.flow or args.decoded:
         if len(videos) != 1:
             raise ValueError("--flow and --decoded describe one video: give exactly one")
-        check_decoded(args.decoded, str(videos[0]))
+        if args.decoded:
+            read_decoded(args.decoded, videos[0])
+            made_from = {videos[0]: [Path(args.decoded)]}
         flow_paths = {videos[0]: Path(args.flow)} if args.flow else None
     result = extract_videos(
         videos,
@@ -151,6 +154,7 @@ def run(args: argparse.Namespace) -> int:
         flow_weights=args.flow_weights,
         weights_cache=args.weights_cache,
         flow_paths=flow_paths,
+        made_from=made_from,
         progress=not args.no_progress,
     )
     if result.reused:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 import os
 
-from extract.flow import BACKENDS
+from extract.presets import BACKENDS
 
 
 def available_cores() -> int:

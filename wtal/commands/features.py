@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import argparse
 
-from extract.pack import pack_wtalc, split_wtalc
-
 PACK_HELP = "pack per-video features + annotation JSON into W-TALC joint features and folder"
 SPLIT_HELP = "split released W-TALC joint features into per-video rgb/flow files + JSON"
 
@@ -26,12 +24,16 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run_pack(args: argparse.Namespace) -> int:
+    from extract.pack import pack_wtalc
+
     features, folder = pack_wtalc(args.annotations, args.features, args.output, args.name)
     print(f"wrote {features} and {folder}/")
     return 0
 
 
 def run_split(args: argparse.Namespace) -> int:
+    from extract.pack import split_wtalc
+
     dataset = split_wtalc(args.annotations, args.features, args.output, args.name)
     with_features = sum(v.features is not None for v in dataset.videos)
     print(f"wrote {with_features} videos to {args.output}/features/ and {dataset.name}.json")

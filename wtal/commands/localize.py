@@ -7,6 +7,7 @@ import argparse
 import sys
 from pathlib import Path
 
+from extract.presets import PRESETS
 from wtal.commands.extraction_args import (
     add_autocast_argument,
     add_backend_arguments,
@@ -37,7 +38,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     extraction = p.add_argument_group(
         "extraction (default: the settings the checkpoint's features were made with)"
     )
-    extraction.add_argument("--flow-preset", choices=["standard", "fast"])
+    extraction.add_argument("--flow-preset", choices=sorted(PRESETS))
     extraction.add_argument("--short-side", type=int)
     extraction.add_argument("--crop", type=int)
     extraction.add_argument("--weights-cache", metavar="DIR")

@@ -6,13 +6,12 @@ from PyPI, converted once)."""
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 
-from extract.flow import PRESETS
+from extract.presets import PRESETS
 from wtal.commands.extraction_args import add_backend_arguments, available_cores, check_counts
-from wtal.errors import InputFileError, Interrupted
+from wtal.errors import Interrupted
 
 DECODE_HELP = "decode a video at 25 fps end to end and record what it is (or why it fails)"
 FLOW_HELP = (
@@ -68,98 +67,71 @@ def progress_bar(total: int, desc: str, unit: str):
 
 def run_decode(args: argparse.Namespace) -> int:
     from extract.errors import VideoError
-    from extract.identity import video_fingerprint
-    from extract.video import iter_frames, probe
-    from wtal.utils.files import write_json
+    from extract.stages import decode_video
+    from extract.video import probe
 
+    frames = None
     try:
-        info = probe(args.video, args.on_variable_frame_rate)
-        fingerprint = video_fingerprint(args.video)
-        decoded = 0
-        with progress_bar(info.frames, f"decode {Path(args.video).name}", "frame") as bar:
-            for _, frames in iter_frames(info, args.short_side):
-                decoded += len(frames)
-                bar.update(len(frames))
-    except VideoError as exc:
-        if not args.record_failure:
-            raise
-        write_json(args.output, {"ok": False, "video": str(args.video), "error": str(exc)})
-        print(f"{args.video}: FAILED: {exc}", file=sys.stderr)
+        frames = probe(args.video, args.on_variable_frame_rate).frames
+    except VideoError:
+        pass  # decode_video says why, and records it with --record-failure
+    with progress_bar(frames or 0, f"decode {Path(args.video).name}", "frame") as bar:
+        record = decode_video(
+            args.video,
+            args.output,
+            args.short_side,
+            args.on_variable_frame_rate,
+            record_failure=args.record_failure,
+            progress=bar.update,
+        )
+    assert record is not None  # reuse is off: always decoded
+    if not record["ok"]:
+        print(f"{args.video}: FAILED: {record['error']}", file=sys.stderr)
         return 0
-    record = {"ok": True, **info.to_dict(), "decoded_frames": decoded, "segments": decoded // 16,
-              "file": fingerprint}  # fmt: skip
-    write_json(args.output, record)
-    print(f"{args.video}: {decoded} frames at 25 fps ({info.duration:.2f} s), {decoded // 16} "
-          "segments")  # fmt: skip
+    print(f"{args.video}: {record['decoded_frames']} frames at 25 fps ({record['duration']:.2f} "
+          f"s), {record['segments']} segments")  # fmt: skip
     return 0
 
 
-def check_decoded(record: str | None, video: str) -> None:
-    """Stop with the recorded reason when the decode stage could not read ``video``."""
-    if record is None:
-        return
-    from extract.errors import VideoError
-    from extract.identity import differences, video_fingerprint
-    from wtal.utils.files import read_json
-
-    data = read_json(record)
-    if not isinstance(data, dict):
-        raise InputFileError(record, "not a decode record (a JSON object)")
-    if not data.get("ok"):
-        raise VideoError(video, f"could not be decoded, so it has no flow or features: "
-                         f"{data.get('error')} (record: {record})")  # fmt: skip
-    if "file" in data and os.path.isfile(video):
-        why = differences({"video": data["file"]}, {"video": video_fingerprint(video)})
-        if why is not None:
-            raise InputFileError(
-                record, f"describes another version of {video} ({why}): run `wtal decode` again"
-            )
-
-
 def run_flow(args: argparse.Namespace) -> int:
-    from extract.flow import cache_identity, compute_flow, resolve_backend
-    from extract.identity import stale_cache, video_fingerprint
+    from extract.flow import opencv_whatever_the_machine, resolve_backend
+    from extract.stages import make_flow, read_decoded
     from extract.video import probe
-    from wtal.utils.devices import resolve_device
 
     check_counts(args)
-    device = resolve_device(args.device, "--device")
-    backend = resolve_backend(args.flow_backend, device)
-    check_decoded(args.decoded, args.video)
-    info = probe(args.video, args.on_variable_frame_rate)
-    identity = cache_identity(
-        video_fingerprint(args.video),
-        args.preset,
-        args.short_side,
-        args.on_variable_frame_rate,
-        backend,
-    )
-    if Path(args.output).is_file():
-        why = stale_cache(args.output, identity)
-        if why is None:
-            print(f"{args.video}: flow already made with these settings: {args.output} kept")
-            return 0
-        print(f"{args.video}: {args.output} is stale ({why}): computing it again", file=sys.stderr)
+    backend, device = "opencv", "cpu"
+    if not opencv_whatever_the_machine(args.flow_backend, args.device):
+        from wtal.utils.devices import resolve_device
+
+        device = resolve_device(args.device, "--device")
+        backend = resolve_backend(args.flow_backend, device)
+    if args.decoded:
+        read_decoded(args.decoded, args.video)
+    frames = probe(args.video, args.on_variable_frame_rate).frames
     try:
-        with progress_bar(info.frames, f"flow {Path(args.video).name}", "frame") as bar:
-            compute_flow(
-                info,
+        with progress_bar(frames, f"flow {Path(args.video).name}", "frame") as bar:
+            made = make_flow(
+                args.video,
                 args.output,
                 args.preset,
-                args.workers,
                 args.short_side,
-                progress=bar.update,
-                on_variable_frame_rate=args.on_variable_frame_rate,
+                args.on_variable_frame_rate,
+                workers=args.workers,
                 backend=backend,
                 device=device,
                 flow_batch=args.flow_batch,
+                made_from=[args.decoded] if args.decoded else [],
+                progress=bar.update,
             )
     except KeyboardInterrupt:
         raise Interrupted(
             f"interrupted during the flow of {args.video}; the finished chunks are kept: "
             "rerun the same command to resume"
         ) from None
-    print(f"{args.video}: flow of {info.frames} frames -> {args.output}")
+    if not made:
+        print(f"{args.video}: flow already made with these settings: {args.output} kept")
+    else:
+        print(f"{args.video}: flow of {frames} frames -> {args.output}")
     return 0
 
 

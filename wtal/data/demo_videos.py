@@ -71,7 +71,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import cv2
 import numpy as np
 
 from wtal.data.dataset import Dataset, VideoRecord
@@ -720,6 +719,8 @@ def _draw(frame: np.ndarray, shape: Shape) -> None:
 
 def _scene(plan: VideoPlan, seed: int, width: int, height: int) -> np.ndarray:
     """The video's background texture, wider than the frame by ``PAN_MARGIN`` each side."""
+    import cv2  # OpenCV loads to render only: the workflow's DAG build plans without it
+
     rng = _rng(seed, _SCENE, plan.subset_index, plan.index)
     margin = round(PAN_MARGIN * width)
     full = width + 2 * margin
@@ -838,6 +839,8 @@ def write_video(
     path: str | os.PathLike[str], frames: Iterator[np.ndarray] | Sequence[np.ndarray]
 ) -> int:
     """Write RGB uint8 frames as an ``mp4v`` ``.mp4`` at 25 fps, atomically; returns the count."""
+    import cv2
+
     target = Path(path)
     count = 0
     with _atomic_path(target) as tmp:

@@ -46,7 +46,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from scipy.signal import lfilter
 
 from wtal.data.dataset import SEGMENT_SECONDS, Dataset, VideoRecord
 from wtal.utils.files import write_json, write_npy
@@ -521,6 +520,8 @@ def _smooth(weights: np.ndarray) -> np.ndarray:
 
 def render_video(plan: VideoPlan, world: World, seed: int) -> tuple[np.ndarray, VideoTruth]:
     """The plan's ``(T, D)`` float32 features and what they were made of."""
+    from scipy.signal import lfilter  # loads to render only: `wtal --help` stays quick
+
     subset_index = 0 if plan.subset == TRAIN_SUBSET else 1
     rng = _rng(seed, _RENDER, world.feature_dim, subset_index, plan.index)
     t, half = plan.num_segments, world.feature_dim // 2

@@ -13,7 +13,7 @@ from typing import IO, Any
 
 import numpy as np
 
-from wtal.errors import InputFileError
+from wtal.errors import InputFileError, WtalError
 
 
 def _read_umask() -> int:
@@ -144,3 +144,39 @@ def read_text(path: str | os.PathLike[str]) -> str:
         raise InputFileError(path, f"not UTF-8 text (byte {exc.start})") from None
     except OSError as exc:
         raise InputFileError(path, f"cannot be read ({exc.strerror or exc})") from None
+
+
+class BusyError(WtalError):
+    """Another process holds the lock of an output: running on would mix two runs' files."""
+
+
+@contextlib.contextmanager
+def exclusive_lock(lock: str | os.PathLike[str], what: str | os.PathLike[str]) -> Iterator[None]:
+    """Hold an exclusive lock on the file ``lock`` (made if missing, left in place: removing
+    a lock file races with the next taker) while writing ``what``; another process holding it
+    is refused at once (``BusyError`` naming ``what`` and that process), never waited for.
+
+    ``flock`` locks are the kernel's: they die with their process, so a killed run never
+    leaves ``what`` locked; they hold across NFSv4 clients too."""
+    import fcntl
+
+    path = Path(lock)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle = open(path, "a+")  # held open for the lock's lifetime
+    try:
+        try:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            holder = handle.read().strip() or "unknown"
+            raise BusyError(
+                f"{os.fspath(what)}: another wtal run (pid {holder}) is writing it; wait for "
+                "it to end, or write to another output"
+            ) from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"{os.getpid()}\n")
+        handle.flush()
+        yield
+    finally:
+        handle.close()  # closing releases the lock

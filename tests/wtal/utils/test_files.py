@@ -1,6 +1,9 @@
-"""Atomic writes: a failure leaves the old file (or nothing), never a partial one."""
+"""Atomic writes: a failure leaves the old file (or nothing), never a partial one; exclusive
+locks: one writer per output, across processes."""
 
 from __future__ import annotations
+
+import os
 
 import numpy as np
 import pytest
@@ -82,3 +85,54 @@ def test_a_read_only_folder_names_the_target(tmp_path, monkeypatch):
         write_json(tmp_path / "out.json", {})
     assert caught.value.errno == errno.EROFS
     assert caught.value.filename == str(tmp_path / "out.json")
+
+
+HOLD_LOCK = """
+import sys
+from wtal.utils.files import exclusive_lock
+with exclusive_lock(sys.argv[1], sys.argv[2]):
+    print("held", flush=True)
+    sys.stdin.readline()
+"""
+
+
+def test_an_exclusive_lock_held_by_another_process_is_refused_naming_the_output(tmp_path):
+    import subprocess
+    import sys
+
+    from wtal.utils.files import BusyError, exclusive_lock
+
+    lock, output = tmp_path / "out" / ".a.lock", tmp_path / "out" / "a.npy"
+    holder = subprocess.Popen([sys.executable, "-c", HOLD_LOCK, str(lock), str(output)],
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)  # fmt: skip
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        with pytest.raises(BusyError) as refused, exclusive_lock(lock, output):
+            pytest.fail("two processes held one lock")
+        assert str(refused.value).startswith(f"{output}: another wtal run (pid {holder.pid})")
+    finally:
+        holder.communicate("\n", timeout=30)
+    # released when its holder ends (also when killed: the kernel's lock dies with it); then
+    # the same process takes it again at will, the file left in place
+    with exclusive_lock(lock, output):
+        assert lock.read_text() == f"{os.getpid()}\n"
+    with exclusive_lock(lock, output):
+        pass
+    assert lock.is_file()
+
+
+def test_a_killed_holder_leaves_no_lock_behind(tmp_path):
+    import signal
+    import subprocess
+    import sys
+
+    from wtal.utils.files import exclusive_lock
+
+    lock, output = tmp_path / ".a.lock", tmp_path / "a.npy"
+    holder = subprocess.Popen([sys.executable, "-c", HOLD_LOCK, str(lock), str(output)],
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)  # fmt: skip
+    assert holder.stdout.readline().strip() == "held"
+    holder.send_signal(signal.SIGKILL)
+    holder.wait(timeout=30)
+    with exclusive_lock(lock, output):
+        pass
