@@ -1,9 +1,10 @@
 # The wtal pipeline: `snakemake --cores N all`, one stage or one file by target.
-#   videos -> extraction (decode, flow, features; extraction.videos_per_job videos per job)
+#   videos -> decode -> flow -> features (extraction.videos_per_job videos per job and stage)
 #          -> pack -> train -> infer -> evaluate -> report
 # Configuration: config/config.yaml by default (the embedded demo), validated against the
 # package's schema (workflow/schemas/config.schema.yaml); an unknown key stops the run.
-# Stage targets: features, pack, train, infer, evaluate, report (and `all`); experiments
+# Stage targets: decode, flow, features, pack, train, infer, evaluate, report (and `all`);
+# `--forcerun <stage>` makes that stage again and what depends on it. experiments
 # (--config sheet=experiments/<sheet>.yaml) trains an experiment sheet and writes its table.
 
 from wtal.config import BASE_KEY, workflow_config
@@ -59,7 +60,13 @@ localrules:
 
 if FROM_VIDEOS:
 
+    # A forced extraction stage is named to its jobs, on a cluster too (common.smk: REDO_ENV).
+    envvars:
+        REDO_ENV,
+
     localrules:
+        decode,
+        flow,
         features,
         inventory,
         pack,

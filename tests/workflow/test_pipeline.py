@@ -12,7 +12,7 @@ import yaml
 
 from tests.workflow.test_workflow import snakemake
 
-STAGE_TARGETS = ("features", "pack", "train", "infer", "evaluate", "report")
+STAGE_TARGETS = ("decode", "flow", "features", "pack", "train", "infer", "evaluate", "report")
 
 
 def tiny_demo(root: Path, weights_cache: Path, **changes: dict) -> dict:
@@ -82,14 +82,15 @@ def test_the_tiny_demo_runs_to_a_report(demo_run):
     assert json.loads((out / "infer" / "metrics.json").read_text())["mAP"] == metrics["mAP"]
     meta = json.loads((out / "features" / "video_test_0000001" / "meta.json").read_text())
     assert meta["settings"]["flow_preset"] == "fast" and meta["settings"]["crop"] == 64
-    # three extraction jobs, the flow kept (keep_flow defaults to true), a benchmark per job
-    chunks = [json.loads((out / "extract" / "3-per-job" / f"{i}.json").read_text())
+    # three chunks, the flow kept (keep_flow defaults to true), a benchmark per job
+    chunks = [json.loads((out / "extract" / "features" / "3-per-job" / f"{i}.json").read_text())
               for i in range(3)]  # fmt: skip
     assert [len(chunk["done"]) for chunk in chunks] == [3, 3, 1]
     videos = [video for chunk in chunks for video in chunk["done"]]
     assert all((out / "flow" / "fast-64" / f"{video}.npy").is_file() for video in videos)
     benchmarks = out / "benchmarks"
-    for name in ("extract_chunk/3-per-job/0", "extract_chunk/3-per-job/2", "train", "infer"):
+    for name in ("decode_chunk/3-per-job/0", "flow_chunk/3-per-job/2",
+                 "features_chunk/3-per-job/2", "train", "infer"):  # fmt: skip
         assert (benchmarks / f"{name}.tsv").read_text().startswith("s\th:m:s\tmax_rss")
 
 
@@ -106,8 +107,14 @@ def test_a_training_setting_reruns_training_and_what_follows_only(demo_run):
     flow = write({**config, "extraction": {**config["extraction"], "flow_preset": "standard"}},
                  root / "standard_flow.yaml")  # fmt: skip
     rerun = jobs(snakemake("-n", "all", config=flow).stdout)
-    assert {"extract_chunk", "inventory", "pack", "train"} <= rerun
-    assert "demo_videos" not in rerun  # (and the extraction jobs reuse the decode records)
+    # the flow and features stages read the preset; decoding does not
+    assert {"flow_chunk", "features_chunk", "inventory", "pack", "train"} <= rerun
+    assert "demo_videos" not in rerun and "decode_chunk" not in rerun
+    crop = write({**config, "extraction": {**config["extraction"], "crop": 56}},
+                 root / "crop.yaml")  # fmt: skip
+    rerun = jobs(snakemake("-n", "all", config=crop).stdout)
+    assert {"features_chunk", "inventory", "pack", "train"} <= rerun
+    assert not {"demo_videos", "decode_chunk", "flow_chunk"} & rerun
 
 
 @pytest.mark.slow
@@ -127,15 +134,14 @@ def test_a_broken_video_is_recorded_and_reported_and_the_rest_completes(
     # a video that cannot be decoded fails no job: its chunk records it and goes on
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
     out = tmp_path / "results" / "broken"
-    decode_log = (out / "logs" / "decode" / f"{broken}.log").read_text()
-    assert "FAILED" in decode_log and "cannot be decoded" in decode_log
-    chunk = json.loads((out / "extract" / "3-per-job" / "2.json").read_text())
-    assert chunk["done"] == [] and list(chunk["undecodable"]) == [broken]
+    decoded = json.loads((out / "decode" / f"{broken}.json").read_text())
+    assert decoded["ok"] is False and decoded["error"]
+    for stage in ("decode", "flow", "features"):
+        chunk = json.loads((out / "extract" / stage / "3-per-job" / "2.json").read_text())
+        assert chunk["done"] == [] and list(chunk["undecodable"]) == [broken]
+        log = (out / "logs" / "extract" / stage / "3-per-job" / "2.log").read_text()
+        assert f"[1/1] {broken}: cannot be decoded" in log
     assert not (out / "features" / broken).exists()
-    assert (
-        f"{broken}: cannot be decoded"
-        in (out / "logs" / "extract" / "3-per-job" / "2.log").read_text()
-    )
     report = (out / "report.md").read_text()  # ... and everything else completed
     assert "Videos decoded: 6; failed: 1." in report and f"`{broken}`" in report
     assert json.loads((out / "metrics.json").read_text())["counts"]["ground_truth_videos"] == 2

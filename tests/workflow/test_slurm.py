@@ -29,13 +29,15 @@ SNAKEMAKE = shutil.which("snakemake", path=str(Path(sys.executable).parent)) or 
 
 # ---- What the test runs ------------------------------------------------------------------
 # The project's DAG on the tiny embedded demo (tests/workflow/test_pipeline.py): seven small
-# generated videos in three extraction jobs, then pack, train, infer, evaluate and report.
+# generated videos in three chunks (a job per chunk and extraction stage), then pack, train,
+# infer, evaluate and report.
 TARGETS: list[str] = ["all"]
 OUTPUTS: list[str] = ["report.md", "metrics.json", "train/training.json"]
 # The jobs SLURM gets (the weights are in the test's cache already, so i3d_weights does not
 # run; it and the other rules of the Snakefile's `localrules` run inside Snakemake).
-SUBMITTED_RULES: dict[str, int] = {"demo_videos": 1, "dataset_summary": 1, "extract_chunk": 3,
-                                   "train": 1, "infer": 1, "infer_untrained": 1}  # fmt: skip
+SUBMITTED_RULES: dict[str, int] = {"demo_videos": 1, "dataset_summary": 1, "decode_chunk": 3,
+                                   "flow_chunk": 3, "features_chunk": 3, "train": 1, "infer": 1,
+                                   "infer_untrained": 1}  # fmt: skip
 # On top of the profile: job states are polled every second instead of 40 s after
 # submission and then every 10 to 180 s. (No GPU is asked for: the demo's devices are cpu.)
 EXTRA_ARGS: list[str] = [

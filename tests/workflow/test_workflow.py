@@ -66,11 +66,11 @@ def test_lint_finds_no_rule_problems(tiny_config):
 def test_the_default_config_is_the_demo_and_a_configfile_replaces_it(tiny_config):
     demo = snakemake("-n", "--forceall", "all", config=None)  # whatever results/ holds
     assert demo.returncode == 0, demo.stderr
-    assert "demo_videos" in demo.stdout and "extract_chunk" in demo.stdout
+    assert "demo_videos" in demo.stdout and "features_chunk" in demo.stdout
     released = snakemake("-n", "all", config=tiny_config)
     assert released.returncode == 0, released.stderr
     # Starting from released features: no video stage, and nothing of the demo leaks in.
-    assert "demo_videos" not in released.stdout and "extract_chunk" not in released.stdout
+    assert "demo_videos" not in released.stdout and "_chunk" not in released.stdout
     assert "rule train:" in released.stdout and "rule report:" in released.stdout
 
 

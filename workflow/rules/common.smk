@@ -2,10 +2,11 @@
 # command-line arguments built from the config. No rule carries its own logic.
 
 import json
+import os
 import shlex
 from pathlib import Path
 
-from extract.weights import KINETICS_RGB_CACHE_NAME
+from extract.i3d_source import KINETICS_RGB_CACHE_NAME
 from wtal.data.open import open_dataset
 
 DATASET = config["dataset"]
@@ -112,14 +113,18 @@ def video_file(video):
 
 
 # ---------------------------------------------------------------- extraction jobs (chunks)
-# One job per chunk of extraction.videos_per_job videos (in the video list's order) decodes,
-# computes the flow of and extracts the features of each of its videos in turn, so a cluster
-# receives ceil(videos / videos_per_job) extraction jobs. Per video, the files are where a
-# single `wtal decode` / `wtal flow` / `wtal extract` puts them (below); the job's own output
-# is its chunk record (extract/<n>-per-job/<chunk>.json: which videos are done, which could
-# not be decoded and why), read by the inventory. A change of videos_per_job renames the
-# chunks, so they run again, reusing every per-video file that is current.
+# Three stages, decode -> flow -> features (no flow stage when extraction.keep_flow is false:
+# the features jobs compute the flow, and delete it once used). Each stage runs as one job
+# per chunk of extraction.videos_per_job videos (in the video list's order), one process
+# doing the chunk's videos in turn (workflow/scripts/extract_chunk.py), so a cluster
+# receives ceil(videos / videos_per_job) jobs per stage. Per video, the files are where a
+# single `wtal decode` / `wtal flow` / `wtal extract` puts them (the per-video rules of
+# extract.smk make them as file targets); a job's own output is its chunk record
+# (extract/<stage>/<n>-per-job/<chunk>.json: which videos are done, which were current and
+# kept, which could not be decoded and why). A change of videos_per_job renames the chunks,
+# so they run again, keeping every per-video file that is current.
 
+EXTRACTION_STAGES = ("decode", "flow", "features") if EXTRACTION["keep_flow"] else ("decode", "features")
 VIDEOS_PER_JOB = EXTRACTION["videos_per_job"]
 CHUNKS = [VIDEO_IDS[i : i + VIDEOS_PER_JOB] for i in range(0, len(VIDEO_IDS), VIDEOS_PER_JOB)]
 CHUNK_FOLDER = f"{VIDEOS_PER_JOB}-per-job"
@@ -133,12 +138,23 @@ if _longest > 100_000:
     )
 
 
-def chunk_record(index):
-    return results("extract", CHUNK_FOLDER, f"{index}.json")
+def chunk_record(stage, index):
+    return results("extract", stage, CHUNK_FOLDER, f"{index}.json")
 
 
-def chunk_records(wildcards=None):
-    return [chunk_record(index) for index in range(len(CHUNKS))]
+def chunk_records(stage):
+    return [chunk_record(stage, index) for index in range(len(CHUNKS))]
+
+
+def previous_stage(stage):
+    """The stage whose chunk record a chunk of ``stage`` waits for (None for decode)."""
+    index = EXTRACTION_STAGES.index(stage)
+    return EXTRACTION_STAGES[index - 1] if index else None
+
+
+def previous_chunk(stage):
+    """Input function: the same chunk's record of the stage before ``stage``."""
+    return lambda wildcards: chunk_record(previous_stage(stage), wildcards.chunk)
 
 
 def chunk_ids(wildcards):
@@ -153,6 +169,7 @@ def chunk_ids(wildcards):
 
 
 def chunk_videos(wildcards):
+    apply_forced_stages()
     return [video_file(video) for video in chunk_ids(wildcards)]
 
 
@@ -165,6 +182,89 @@ def flow_file(video):
     return results("flow", f"{EXTRACTION['flow_preset']}-{EXTRACTION['short_side']}", f"{video}.npy")
 
 
+def feature_file(video, name):
+    return results("features", video, name)
+
+
+def known_video(wildcards):
+    """A per-video target names a video of the plan (else: which video list it is not in)."""
+    if wildcards.video not in _KNOWN_VIDEOS:
+        raise WorkflowError(
+            f"{wildcards.video!r} is not a video of dataset.train_subset or "
+            f"dataset.test_subset in {DATASET['annotations']} ({len(VIDEO_IDS)} videos)"
+        )
+    return video_file(wildcards.video)
+
+
+_KNOWN_VIDEOS = set(VIDEO_IDS)
+
+
+def features_video_inputs(wildcards):
+    """What one video's features are made from: the video, its decode record, its flow file
+    when the flow is kept, the weights."""
+    inputs = {"video": known_video(wildcards), "decoded": decode_record(wildcards.video),
+              "weights": weights_input()}  # fmt: skip
+    if EXTRACTION["keep_flow"]:
+        inputs["flow"] = flow_file(wildcards.video)
+    return inputs
+
+
+def features_flow_option(wildcards):
+    return shlex.join(["--flow", flow_file(wildcards.video)]) if EXTRACTION["keep_flow"] else ""
+
+
+# Stages redone whatever they find: --forcerun (-R) naming a stage target (decode, flow,
+# features) or its chunk rule, -f on a stage target, -F. Snakemake then reruns the stage's
+# chunk jobs (added to the forced rules here: Snakemake forces a stage target alone), but a
+# job keeps the per-video files it finds current unless told to make them again: through the
+# environment (REDO_ENV), which Snakemake hands to cluster jobs (envvars in the Snakefile); a
+# job whose chunk record --forcerun names is told the same. Jobs downstream rerun as
+# Snakemake reruns them, each making again what is older than what it was made from. The
+# forced rules are known once Snakemake builds its DAG (not when it reads this file), so the
+# input functions of the extraction rules apply them, once, in the process that plans.
+REDO_ENV = "WTAL_REDO"
+os.environ.setdefault(REDO_ENV, "{}")  # defined for envvars; the planner sets it below
+_forced_applied = []
+
+
+def chunk_rule(stage):
+    return f"{stage}_chunk"
+
+
+def apply_forced_stages():
+    """Force the chunk jobs of the forced extraction stages and name them to the jobs."""
+    if _forced_applied or workflow.remote_exec or workflow.subprocess_exec:
+        return
+    _forced_applied.append(True)
+    dag = workflow.dag
+    names = {rule.name for rule in dag.forcerules}
+    stages = [s for s in EXTRACTION_STAGES if s in names or chunk_rule(s) in names]
+    dag.forcerules.update(workflow.get_rule(chunk_rule(stage)) for stage in stages)
+    records = sorted(os.path.abspath(f) for f in dag.forcefiles if str(f).endswith(".json"))
+    os.environ[REDO_ENV] = json.dumps({"stages": stages, "records": records})
+
+
+def stage_records(stage):
+    """Input function of a stage target: every chunk record of ``stage``."""
+
+    def records(wildcards):
+        apply_forced_stages()
+        return chunk_records(stage)
+
+    return records
+
+
+def flow_stage(wildcards):
+    """Input function of the flow target: every flow chunk record, or why there is none."""
+    if not EXTRACTION["keep_flow"]:
+        raise WorkflowError(
+            "extraction.keep_flow is false: there is no flow stage (the features jobs compute "
+            "each video's flow and delete it once used); set extraction.keep_flow: true to "
+            "make and keep the flow, or ask for `features`"
+        )
+    return stage_records("flow")(wildcards)
+
+
 def names_cuda(device):
     """Whether a torch device name asks for CUDA (cuda, cuda:N); auto does not: which device it
     finds depends on the node the job lands on."""
@@ -174,6 +274,12 @@ def names_cuda(device):
 def gpus(device):
     """The `gpu` resource (sbatch --gpus) of a job run on ``device``."""
     return 1 if names_cuda(device) else 0
+
+
+def flow_gpus():
+    """The flow runs on the GPU when the device names CUDA and the backend is torch (auto
+    picks torch there)."""
+    return gpus(EXTRACTION["device"]) if EXTRACTION["flow_backend"] != "opencv" else 0
 
 
 def weights_input(wildcards=None):
@@ -240,50 +346,61 @@ def chunk_list(wildcards):
     return json.dumps(chunk_ids(wildcards))
 
 
-def _chunk_settings():
-    """What workflow/scripts/extract_chunk.py does to every video, as JSON: where each file
-    goes ({video} stands for the video id) and the arguments of each command."""
-    paths = {
-        "video": video_file("{video}"),
-        "decoded": decode_record("{video}"),
-        "flow": flow_file("{video}") if EXTRACTION["keep_flow"] else None,
-        "features": results("features"),
-        "decode_log": logs("decode/{video}"),
-        "flow_log": logs("flow/{video}"),
-        "features_log": logs("features/{video}"),
-    }
-    return json.dumps(
-        {
-            "paths": paths,
-            "decode": decode_arguments(),
-            "flow": flow_arguments(),
-            "extract": extraction_arguments(),
-        },
-        sort_keys=True,
-    )
+# What each stage's jobs read of the extraction settings: a change reruns the chunk jobs of
+# the stages that read it (Snakemake compares params), and no others.
+STAGE_SETTINGS = {
+    "decode": ("short_side", "on_variable_frame_rate"),
+    "flow": ("flow_preset", "short_side", "on_variable_frame_rate", "flow_backend", "device",
+             "flow_batch"),
+    "features": ("short_side", "crop", "flow_preset", "batch_segments", "keep_flow",
+                 "on_variable_frame_rate", "flow_backend", "device", "autocast", "flow_batch"),
+}  # fmt: skip
 
 
-CHUNK_SETTINGS = _chunk_settings() if FROM_VIDEOS else None
+def _chunk_settings(stage):
+    """What workflow/scripts/extract_chunk.py does to every video at ``stage``, as JSON: where
+    the files it reads and writes go ({video} stands for the video id), the settings the stage
+    reads (for features: the fields of extract.features.ExtractionSettings but the workers,
+    which are the job's threads) and, for features, the weights."""
+    paths = {"video": video_file("{video}"), "decoded": decode_record("{video}")}
+    if stage != "decode":
+        paths["flow"] = flow_file("{video}") if EXTRACTION["keep_flow"] else None
+    if stage == "features":
+        paths["features"] = results("features")
+    settings = {"paths": paths, "settings": {key: EXTRACTION[key] for key in STAGE_SETTINGS[stage]}}
+    if stage == "features":
+        settings["weights"] = {"rgb": EXTRACTION["rgb_weights"], "flow": EXTRACTION["flow_weights"],
+                               "cache": weights_cache()}  # fmt: skip
+    return json.dumps(settings, sort_keys=True)
 
 
-def chunk_settings(wildcards):
-    """The settings of every chunk (a function: Snakemake would read {video} as a wildcard)."""
-    return CHUNK_SETTINGS
+CHUNK_SETTINGS = {stage: _chunk_settings(stage) for stage in EXTRACTION_STAGES} if FROM_VIDEOS else {}
+
+
+def chunk_settings(stage):
+    """The settings of every chunk of ``stage`` (a function: Snakemake would read {video} as a
+    wildcard)."""
+    return lambda wildcards: CHUNK_SETTINGS[stage]
 
 
 EXTRACT_CHUNK_SCRIPT = str(Path(workflow.basedir, "workflow", "scripts", "extract_chunk.py"))
 
 
-# Per video, what an extraction job needs at most (memory: its videos run one after the
-# other) and the minutes it is given: on the CPU, the three per-video jobs' budgets of before
-# (decode 30, flow 600, features 120); on CUDA, decode 30 and features 120 with the flow in
-# them (not measured on a GPU yet). Both grow with each retry (profiles/slurm: retries).
-EXTRACT_MEM_MB = 4000
-EXTRACT_MINUTES_PER_VIDEO = 150 if names_cuda(EXTRACTION["device"]) else 750
+# Per video, what a stage's job needs at most (memory: its videos run one after the other)
+# and the minutes it is given: decode 30; flow 600 on the CPU (TV-L1 costs about a second per
+# frame pair), 120 on CUDA (not measured on a GPU yet); features 120, plus the flow's when the
+# features jobs make it (keep_flow false). Both grow with each retry (profiles/slurm: retries).
+EXTRACT_MEM_MB = {"decode": 2000, "flow": 4000, "features": 4000}
+_FLOW_MINUTES = 120 if names_cuda(EXTRACTION["device"]) else 600
+MINUTES_PER_VIDEO = {
+    "decode": 30,
+    "flow": _FLOW_MINUTES,
+    "features": 120 + (0 if EXTRACTION["keep_flow"] else _FLOW_MINUTES),
+}
 
 
-def extract_runtime(wildcards, attempt):
-    return EXTRACT_MINUTES_PER_VIDEO * len(chunk_ids(wildcards)) * attempt
+def stage_runtime(stage):
+    return lambda wildcards, attempt: MINUTES_PER_VIDEO[stage] * len(chunk_ids(wildcards)) * attempt
 
 
 def grows_with_attempt(base):
@@ -375,7 +492,12 @@ def inventory_argument():
 def all_targets():
     """Everything: the report, and every video's features (the chunk records; a video that
     cannot be decoded is recorded there and the report lists it)."""
-    return [results("report.md"), ground_truth_json(), dataset_summary_json(), *chunk_records()]
+    return [
+        results("report.md"),
+        ground_truth_json(),
+        dataset_summary_json(),
+        *(chunk_records("features") if FROM_VIDEOS else []),
+    ]
 
 
 CONDA_ENV = "../envs/wtal.yaml"  # relative to workflow/rules/

@@ -6,7 +6,7 @@
 
 rule inventory:
     input:
-        chunk_records(),
+        chunk_records("features"),
     output:
         results("inventory.json"),
     params:

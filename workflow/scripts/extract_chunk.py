@@ -1,31 +1,40 @@
-"""One extraction job: decode, flow and features of each video of a chunk, one after the other,
-each by the same `wtal` command as when run alone (its output in the video's own log).
+"""One extraction job: one stage (decode, flow or features) of each video of a chunk, in this
+one process (the I3D networks load once), each video as `wtal decode` / `wtal flow` /
+`wtal extract` would make it alone, byte for byte.
 
-A video that cannot be decoded is recorded and skipped; a video whose flow or features fail
-does not stop the others, and the job fails at the end naming it (a retry redoes only what is
-not current). The chunk record (--output) lists the videos done and those that cannot be
-decoded, with why; it is written only when no video failed otherwise.
+A video that cannot be decoded is recorded and skipped; a video whose stage fails does not
+stop the others, and the job fails at the end naming it and why (a retry redoes only what is
+not current). The chunk record (--output) lists the videos done (made, or kept as current),
+those that cannot be decoded, with why, and the seconds each took; it is written only when
+no video failed otherwise.
 
-Run by the workflow's extract_chunk rule (workflow/rules/extract.smk), which passes --settings
-as JSON: the per-video paths ("{video}" stands for the video id: decoded, flow or null when
-the flow is not kept, features, video, decode_log, flow_log, features_log) and the arguments of
-`wtal decode`, `wtal flow` and `wtal extract` (decode, flow, extract)."""
+Run by the workflow's chunk rules (workflow/rules/extract.smk), which pass --settings as
+JSON: the paths the stage reads and writes ("{video}" stands for the video id: video, decoded;
+from the flow stage on, flow (null when the flow is not kept); for features, the features'
+folder), the extraction settings the stage reads (for features: the fields of
+extract.features.ExtractionSettings but workers, which are --threads) and, for features, the
+weights (rgb, flow, cache). The environment variable WTAL_REDO (JSON: "stages", "records") says
+which stages, or which chunk records, to make again whatever is current."""
 
 from __future__ import annotations
 
 import argparse
 import json
-import shutil
-import subprocess
+import os
 import sys
 import time
+import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from extract.errors import VideoError
-from extract.identity import video_fingerprint
-from wtal.errors import InputFileError
-from wtal.utils.files import read_json, write_json
+from extract.stages import decode_video, make_flow, read_decoded
+from wtal.errors import InputFileError, WtalError
+from wtal.utils.files import write_json
+
+STAGES = ("decode", "flow", "features")
+REDO_ENV = "WTAL_REDO"
 
 
 @dataclass(frozen=True)
@@ -33,14 +42,18 @@ class Settings:
     """What the rule passes for every chunk (see the module)."""
 
     paths: dict[str, str | None]
-    decode: list[str]
-    flow: list[str]
-    extract: list[str]
+    extraction: dict[str, Any]
+    weights: dict[str, str | None]
 
     @classmethod
     def from_json(cls, text: str) -> Settings:
         data = json.loads(text)
-        return cls(data["paths"], data["decode"], data["flow"], data["extract"])
+        return cls(data["paths"], data["settings"], data.get("weights", {}))
+
+    def path(self, key: str, video: str) -> Path:
+        template = self.paths[key]
+        assert template is not None, key
+        return Path(template.format(video=video))
 
 
 @dataclass
@@ -48,11 +61,14 @@ class Outcome:
     """What happened to the chunk's videos."""
 
     done: list[str] = field(default_factory=list)
+    kept: list[str] = field(default_factory=list)  # done, and current already: not made again
     undecodable: dict[str, str] = field(default_factory=dict)  # video -> why
-    failed: dict[str, str] = field(default_factory=dict)  # video -> which step, which log
-    seconds: dict[str, dict[str, float]] = field(default_factory=dict)  # video -> step -> s
+    failed: dict[str, str] = field(default_factory=dict)  # video -> why
+    seconds: dict[str, float] = field(default_factory=dict)
 
     def state(self, video: str) -> str:
+        if video in self.kept:
+            return "done (current, kept)"
         if video in self.done:
             return "done"
         if video in self.undecodable:
@@ -60,128 +76,147 @@ class Outcome:
         return f"FAILED: {self.failed[video]}"
 
 
-def wtal_command() -> str:
-    """The `wtal` the shell rules run (on PATH), else the one beside this Python."""
-    found = shutil.which("wtal") or shutil.which("wtal", path=str(Path(sys.executable).parent))
-    if found is None:
-        raise RuntimeError(
-            "the `wtal` command is not on PATH: install the project (pip install -e .)"
-        )
-    return found
-
-
-def run_logged(argv: list[str], log: Path) -> int:
-    """Run ``argv`` with stdout and stderr into ``log``; its exit status."""
-    log.parent.mkdir(parents=True, exist_ok=True)
-    with log.open("w") as out:
-        return subprocess.run(argv, stdout=out, stderr=subprocess.STDOUT, check=False).returncode
-
-
-def last_line(log: Path) -> str:
-    lines = [line for line in log.read_text(errors="replace").splitlines() if line.strip()]
-    return lines[-1].strip() if lines else "(empty log)"
-
-
-def decode_is_current(record: Path, video: str, on_variable_frame_rate: str) -> bool:
-    """Whether ``record`` says ``video`` decodes, for this very file (size + sha256 of its
-    first and last MiB) and this frame-rate policy. The short side does not change whether
-    a video decodes, nor what the record holds. A failure record is never reused: decoding
-    again costs little and sees a replaced file."""
-    if not record.is_file():
-        return False
+def redo_asked(stage: str, record: str, environment: dict[str, str]) -> bool:
+    """Whether the workflow asked for ``stage`` (or this chunk record) to be made again."""
+    text = environment.get(REDO_ENV) or "{}"
     try:
-        data = read_json(record)
-        fingerprint = video_fingerprint(video)
-    except (InputFileError, VideoError):
-        return False
-    if not isinstance(data, dict) or not data.get("ok") or data.get("file") != fingerprint:
-        return False
-    return not (data.get("variable_frame_rate") and on_variable_frame_rate == "error")
+        asked = json.loads(text)
+    except ValueError:
+        raise ValueError(f"{REDO_ENV}={text!r} is not JSON") from None
+    return stage in asked.get("stages", ()) or os.path.abspath(record) in asked.get("records", ())
 
 
-def read_decoded(record: Path) -> tuple[bool, str]:
-    """(decodes, why not) from a decode record; a damaged record is a failure of its own."""
-    data = read_json(record)  # InputFileError names the file
-    if not isinstance(data, dict):
-        raise InputFileError(record, "not a decode record (a JSON object)")
-    return bool(data.get("ok")), str(data.get("error", "unknown decoding error"))
+def failure(exc: BaseException) -> str:
+    """One line for the record and the summary; the traceback goes to the log."""
+    traceback.print_exception(exc, file=sys.stdout)
+    return f"{type(exc).__name__}: {exc}" if not isinstance(exc, WtalError) else str(exc)
 
 
-@dataclass(frozen=True)
-class Commands:
-    """The commands that make one video's files, each with its log: decode (None when its
-    record is current), flow (None when the flow is not kept: `wtal extract` makes it) and
-    features."""
-
-    decoded: Path
-    decode: tuple[list[str], Path] | None
-    flow: tuple[list[str], Path] | None
-    features: tuple[list[str], Path]
-    features_folder: Path
-
-
-def video_commands(
-    video_id: str, video: str, settings: Settings, wtal: str, threads: int
-) -> Commands:
-    paths = {key: value.format(video=video_id) for key, value in settings.paths.items() if value}
-    decoded = Path(paths["decoded"])
-    frame_rate = settings.decode[settings.decode.index("--on-variable-frame-rate") + 1]
-    decode = None
-    if not decode_is_current(decoded, video, frame_rate):
-        argv = [wtal, "decode", video, "--output", str(decoded), "--record-failure"]
-        decode = ([*argv, *settings.decode], Path(paths["decode_log"]))
-    flow, flow_option = None, []
-    if "flow" in paths:  # keep_flow: the flow cache is a file of its own, made by `wtal flow`
-        argv = [wtal, "flow", video, "--output", paths["flow"], "--decoded", str(decoded)]
-        flow = ([*argv, "--workers", str(threads), *settings.flow], Path(paths["flow_log"]))
-        flow_option = ["--flow", paths["flow"]]
-    argv = [wtal, "extract", video, "--output", paths["features"], "--decoded", str(decoded)]
-    argv += [*flow_option, "--workers", str(threads), "--threads", str(threads)]
-    features = ([*argv, *settings.extract], Path(paths["features_log"]))
-    # where `wtal extract` writes this video's features (<output>/<video file stem>)
-    return Commands(decoded, decode, flow, features, Path(paths["features"]) / Path(video).stem)
-
-
-def extract_one(
-    video_id: str, video: str, settings: Settings, wtal: str, threads: int, outcome: Outcome
-) -> None:
-    """Decode, flow and features of one video; what happened goes to ``outcome``.
-
-    With a kept flow, finished-looking features are offered to `wtal extract` first: when they
-    are current (or the flow file is), no flow is computed, even where the flow cache was
-    deleted since; otherwise (the flow is missing or stale) the flow is made and the features
-    after it."""
-    commands = video_commands(video_id, video, settings, wtal, threads)
-    times = outcome.seconds.setdefault(video_id, {})
-
-    def run(step: str, command: tuple[list[str], Path]) -> bool:
-        start = time.monotonic()
-        status = run_logged(*command)
-        times[step] = round(times.get(step, 0.0) + time.monotonic() - start, 3)
-        if status != 0:
-            why = f"exit status {status}; {command[1]}): {last_line(command[1])}"
-            outcome.failed[video_id] = f"{step} failed ({why}"
-        return status == 0
-
-    if commands.decode is not None and not run("decode", commands.decode):
-        return
+def decodable(video: str, settings: Settings, outcome: Outcome) -> bool:
+    """Whether the decode record of ``video`` says it decodes (else recorded as such)."""
     try:
-        decodes, why = read_decoded(commands.decoded)
+        read_decoded(settings.path("decoded", video), settings.path("video", video))
+    except VideoError as exc:
+        outcome.undecodable[video] = str(exc)
+        return False
     except InputFileError as exc:
-        outcome.failed[video_id] = f"decode record unreadable: {exc}"
-        return
-    if not decodes:
-        outcome.undecodable[video_id] = why
-        return
-    if commands.flow is not None and (commands.features_folder / "meta.json").is_file():
-        if run("features", commands.features):
-            outcome.done.append(video_id)
-            return
-        del outcome.failed[video_id]  # the flow is missing or stale: made below, then again
-    if commands.flow is not None and not run("flow", commands.flow):
-        return
-    if run("features", commands.features):
-        outcome.done.append(video_id)
+        outcome.failed[video] = f"decode record unusable: {exc}"
+        return False
+    return True
+
+
+def run_decode(videos: list[str], settings: Settings, redo: bool, outcome: Outcome) -> None:
+    options = settings.extraction
+    for video in videos:
+        start = time.monotonic()
+        try:
+            record = decode_video(
+                settings.path("video", video),
+                settings.path("decoded", video),
+                options["short_side"],
+                options["on_variable_frame_rate"],
+                record_failure=True,
+                reuse=not redo,
+            )
+        except Exception as exc:  # this video's problem, whatever it is: the others go on
+            outcome.failed[video] = failure(exc)
+            continue
+        outcome.seconds[video] = round(time.monotonic() - start, 3)
+        if record is None:
+            outcome.kept.append(video)
+        elif not record["ok"]:
+            outcome.undecodable[video] = record["error"]
+            continue
+        outcome.done.append(video)
+
+
+def run_flow(
+    videos: list[str], settings: Settings, threads: int, redo: bool, outcome: Outcome
+) -> None:
+    from extract.flow import opencv_whatever_the_machine, resolve_backend
+
+    options = settings.extraction
+    backend, device = "opencv", "cpu"
+    if not opencv_whatever_the_machine(options["flow_backend"], options["device"]):
+        import torch
+
+        from wtal.utils.devices import resolve_device
+
+        device = resolve_device(options["device"], "extraction.device")
+        backend = resolve_backend(options["flow_backend"], device)
+        torch.set_num_threads(threads)
+    for video in videos:
+        if not decodable(video, settings, outcome):
+            continue
+        start = time.monotonic()
+        try:
+            made = make_flow(
+                settings.path("video", video),
+                settings.path("flow", video),
+                options["flow_preset"],
+                options["short_side"],
+                options["on_variable_frame_rate"],
+                workers=threads,
+                backend=backend,
+                device=device,
+                flow_batch=options["flow_batch"],
+                made_from=[settings.path("decoded", video)],
+                redo=redo,
+                notify=print,
+            )
+        except Exception as exc:
+            outcome.failed[video] = failure(exc)
+            continue
+        outcome.seconds[video] = round(time.monotonic() - start, 3)
+        outcome.done.append(video)
+        if not made:
+            outcome.kept.append(video)
+
+
+def run_features(
+    videos: list[str], settings: Settings, threads: int, redo: bool, outcome: Outcome
+) -> None:
+    import torch
+
+    from extract.batch import extract_videos
+    from extract.features import ExtractionSettings
+    from wtal.utils.files import read_json
+
+    torch.set_num_threads(threads)
+
+    paths = {
+        video: settings.path("video", video)
+        for video in videos
+        if decodable(video, settings, outcome)
+    }
+    keep_flow = settings.paths.get("flow") is not None
+    result = extract_videos(
+        list(paths.values()),
+        settings.paths["features"],  # type: ignore[arg-type]
+        ExtractionSettings(**settings.extraction, workers=threads),
+        rgb_weights=settings.weights["rgb"],
+        flow_weights=settings.weights["flow"],
+        weights_cache=settings.weights["cache"],
+        progress=False,
+        flow_paths={path: settings.path("flow", v) for v, path in paths.items()}
+        if keep_flow
+        else None,
+        made_from={path: [settings.path("decoded", v)] for v, path in paths.items()},
+        redo=redo,
+        isolate=True,
+        notify=print,
+    )
+    reused = set(result.reused)
+    for video, path in paths.items():
+        if path in result.failed:
+            outcome.failed[video] = result.failed[path]
+            continue
+        outcome.done.append(video)
+        if path in reused:
+            outcome.kept.append(video)
+        else:
+            timings = read_json(result.folders[path] / "timings.json")
+            outcome.seconds[video] = round(timings["total_s"], 3)
 
 
 def video_ids(text: str) -> list[str]:
@@ -194,6 +229,7 @@ def video_ids(text: str) -> list[str]:
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("stage", choices=STAGES)
     p.add_argument("--output", required=True, metavar="CHUNK.json", help="the chunk record")
     p.add_argument("--settings", required=True, type=Settings.from_json, metavar="JSON")
     p.add_argument("--threads", type=int, default=1, help="flow workers and torch threads")
@@ -201,35 +237,54 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
-    videos = {video: args.settings.paths["video"].format(video=video) for video in args.videos}
-    wtal = wtal_command()
+def run(args: argparse.Namespace) -> int:
+    videos: list[str] = args.videos
+    redo = redo_asked(args.stage, args.output, dict(os.environ))
     outcome = Outcome()
-    for number, (video_id, video) in enumerate(videos.items(), start=1):
-        extract_one(video_id, video, args.settings, wtal, args.threads, outcome)
-        print(f"[{number}/{len(videos)}] {video_id}: {outcome.state(video_id)}", flush=True)
+    started = time.monotonic()
+    if redo:
+        print(f"{args.stage}: asked to make every video's files again")
+    if args.stage == "decode":
+        run_decode(videos, args.settings, redo, outcome)
+    elif args.stage == "flow":
+        run_flow(videos, args.settings, args.threads, redo, outcome)
+    else:
+        run_features(videos, args.settings, args.threads, redo, outcome)
+    for number, video in enumerate(videos, start=1):
+        print(f"[{number}/{len(videos)}] {video}: {outcome.state(video)}", flush=True)
     print(
-        f"{len(outcome.done)} done, {len(outcome.undecodable)} cannot be decoded, "
-        f"{len(outcome.failed)} failed"
+        f"{args.stage}: {len(outcome.done)} done ({len(outcome.kept)} current, kept), "
+        f"{len(outcome.undecodable)} cannot be decoded, {len(outcome.failed)} failed, "
+        f"{time.monotonic() - started:.1f} s"
     )
     if outcome.failed:
         print(
-            f"{len(outcome.failed)} of {len(videos)} videos of this chunk failed (the others "
-            "are done and kept; a rerun redoes only what is not current):",
+            f"{len(outcome.failed)} of {len(videos)} videos of this chunk failed at {args.stage} "
+            "(the others are done and kept; a rerun redoes only what is not current):",
             file=sys.stderr,
         )
         for video, why in outcome.failed.items():
             print(f"  {video}: {why}", file=sys.stderr)
         return 1
     record = {
-        "videos": list(videos),
+        "stage": args.stage,
+        "videos": videos,
         "done": outcome.done,
+        "kept": outcome.kept,
         "undecodable": outcome.undecodable,
         "seconds": outcome.seconds,
     }
     write_json(args.output, record)
     return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    try:
+        return run(args)
+    except WtalError as exc:  # not one video's problem: the settings, the weights, the device
+        print(f"extract_chunk {args.stage}: error: {exc}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":
