@@ -22,6 +22,9 @@ videos). Medians of --repeats; the repeats alternate which approach runs first.
   --threads 1 ... --no-progress` (the arguments that workflow/rules/common.smk made of the
   config: decode_arguments, flow_arguments, extraction_arguments). Left out of it, so the
   baseline is if anything understated: the old job's own interpreter start, once per job.
+  With --before-tree DIR (a checkout of the code before, `git worktree add DIR REV`) the
+  commands import that code, with its start-up as it was; without it, today's commands in the
+  old job's shape, whose start-up the lazy imports made lighter (an understated baseline).
 - after: `python workflow/scripts/extract_chunk.py {decode|flow|features} --output CHUNK.json
   --threads 1 --videos JSON --settings JSON`, the three stage processes of the chunk, as the
   chunk rules of workflow/rules/extract.smk run them.
@@ -302,8 +305,12 @@ def timed(fn: Callable[[], object]) -> float:
     return time.perf_counter() - start
 
 
-def run_before(videos: list[str], layout: Layout, in_process: InProcessStages) -> Run:
+def run_before(
+    videos: list[str], layout: Layout, in_process: InProcessStages, tree: Path | None
+) -> Run:
     env = environment()
+    if tree is not None:  # the commands of that checkout, as they were
+        env["PYTHONPATH"] = str(tree)
     wtal = shutil.which("wtal", path=env["PATH"])
     if wtal is None:
         sys.exit("the `wtal` command is not installed beside this Python (pip install -e .)")
@@ -521,6 +528,14 @@ def main() -> int:
     parser.add_argument("--weights-cache", type=Path, help=f"default: {TEST_WEIGHTS_CACHE} "
                         "when it holds the weights, else $WTAL_CACHE or ~/.cache/wtal")  # fmt: skip
     parser.add_argument("--output", type=Path, metavar="FILE.json", help="write the figures")
+    parser.add_argument(
+        "--before-tree",
+        type=Path,
+        metavar="DIR",
+        help="a checkout of the code before the split (git worktree add DIR REV): the before "
+        "commands import the project from there, so their start-up is that code's; default: "
+        "today's `wtal` commands in the old job's shape",
+    )
     args = parser.parse_args()
     sizes = sorted(set(args.videos))
     if sizes[0] < 1 or args.repeats < 1:
@@ -533,6 +548,7 @@ def main() -> int:
     print(f"input: chunks of {', '.join(map(str, sizes))} synthetic videos of {args.frames} "
           f"frames at 25 fps, {args.size[0]}x{args.size[1]}; settings {json.dumps(EXTRACTION)}, "
           f"{THREADS} thread; medians of {args.repeats}")  # fmt: skip
+    print(f"before: {args.before_tree or 'today'}'s `wtal` commands, three per video")
     figures: dict[int, dict[str, dict[str, float]]] = {}
     problems: list[str] = []
     with tempfile.TemporaryDirectory(prefix="bench_extraction_jobs_") as tmp:
@@ -549,7 +565,7 @@ def main() -> int:
                 for name in order:
                     shutil.rmtree(layout.results, ignore_errors=True)
                     run = (
-                        run_before(videos, layout, in_process)
+                        run_before(videos, layout, in_process, args.before_tree)
                         if name == "before"
                         else run_after(videos, layout, in_process)
                     )
@@ -599,6 +615,7 @@ def main() -> int:
           f"({before / after if after > 0 else math.inf:.1f}x less) [target after < "
           f"{TARGET_OVERHEAD_S} s: {'met' if met else 'NOT met'}]")  # fmt: skip
     identical = not problems
+    report["before_tree"] = str(args.before_tree) if args.before_tree else None
     report["byte_identical"] = identical
     report["problems"] = problems
     if args.output:

@@ -281,7 +281,9 @@ def test_a_video_target_outside_the_plan_names_the_plan(tmp_path):
     )
 
 
-PROBE = """
+#: Python that parses the workflow with the config file named by its first argument and
+#: holds it as ``workflow`` (inside the API's context: append code at that indentation).
+LOAD_WORKFLOW = """
 import json, sys
 from pathlib import Path
 from snakemake.api import SnakemakeApi
@@ -296,9 +298,14 @@ with SnakemakeApi(OutputSettings()) as api:
         snakefile=Path("Snakefile"),
         workdir=Path.cwd(),
     )._workflow
+"""
+PROBE = (
+    LOAD_WORKFLOW
+    + """
     print("LOCAL", json.dumps(sorted(rule.name for rule in workflow.rules
                                      if rule.name in workflow._localrules)))
 """
+)
 
 
 def test_small_rules_are_local_and_the_work_is_not(tmp_path):

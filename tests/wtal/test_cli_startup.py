@@ -9,6 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from tests.workflow.test_extraction_jobs import LOAD_WORKFLOW
+
 ROOT = Path(__file__).resolve().parents[2]
 
 #: Loaded by a command's run or a workflow job, never by a help text or the DAG build.
@@ -31,25 +33,14 @@ loaded = sorted(set(sys.argv[1:]) & set(sys.modules))
 print("RESULT", json.dumps({"commands": sorted(commands), "usages": usages, "loaded": loaded}))
 """
 
-WORKFLOW_PROBE = """
-import json, sys
-from pathlib import Path
-from snakemake.api import SnakemakeApi
-from snakemake.settings.types import (ConfigSettings, OutputSettings, ResourceSettings,
-                                      StorageSettings)
-with SnakemakeApi(OutputSettings()) as api:
-    workflow = api.workflow(
-        resource_settings=ResourceSettings(cores=1),
-        config_settings=ConfigSettings(configfiles=[Path(sys.argv[1])],
-                                       replace_workflow_config=True),
-        storage_settings=StorageSettings(),
-        snakefile=Path("Snakefile"),
-        workdir=Path.cwd(),
-    )._workflow
+WORKFLOW_PROBE = (
+    LOAD_WORKFLOW
+    + """
     rules = sorted(rule.name for rule in workflow.rules)
 loaded = sorted(set(sys.argv[2:]) & set(sys.modules))
 print("RESULT", json.dumps({"rules": rules, "loaded": loaded}))
 """
+)
 
 
 def probe(code: str, *args: str) -> dict:

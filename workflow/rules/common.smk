@@ -152,9 +152,19 @@ def previous_stage(stage):
     return EXTRACTION_STAGES[index - 1] if index else None
 
 
-def previous_chunk(stage):
-    """Input function: the same chunk's record of the stage before ``stage``."""
-    return lambda wildcards: chunk_record(previous_stage(stage), wildcards.chunk)
+def chunk_inputs(stage):
+    """Input function of a chunk job of ``stage``: its videos, the same chunk's record of the
+    stage before (none for decode) and, for features, the weights."""
+
+    def inputs(wildcards):
+        found = {"videos": chunk_videos(wildcards)}
+        if previous_stage(stage):
+            found["previous"] = chunk_record(previous_stage(stage), wildcards.chunk)
+        if stage == "features":
+            found["weights"] = weights_input()
+        return found
+
+    return inputs
 
 
 def chunk_ids(wildcards):
@@ -280,6 +290,12 @@ def flow_gpus():
     """The flow runs on the GPU when the device names CUDA and the backend is torch (auto
     picks torch there)."""
     return gpus(EXTRACTION["device"]) if EXTRACTION["flow_backend"] != "opencv" else 0
+
+
+# What a job of each stage asks for: decoding is one thread on the CPU; the flow's threads
+# are OpenCV's workers (or torch's), the features' torch's.
+STAGE_THREADS = {"decode": 1, "flow": EXTRACTION["workers"], "features": EXTRACTION["workers"]}
+STAGE_GPUS = {"decode": 0, "flow": flow_gpus(), "features": gpus(EXTRACTION["device"])}
 
 
 def weights_input(wildcards=None):

@@ -47,95 +47,40 @@ rule i3d_weights:
         "wtal fetch-weights --cache {params.cache} > {log} 2>&1"
 
 
-CHUNK_COMMAND = (
-    "python {params.script:q} {params.stage} --output {output.record:q} --threads {threads} "
-    "--videos {params.videos:q} --settings {params.settings:q} > {log} 2>&1"
-)
+# One rule per stage, decode_chunk, flow_chunk (with keep_flow) and features_chunk: the same
+# job but for its stage, its inputs (the chunk's record of the stage before; the weights for
+# features) and its resources (common.smk).
+for _stage in EXTRACTION_STAGES:
 
-
-rule decode_chunk:
-    input:
-        videos=chunk_videos,
-    output:
-        record=chunk_record("decode", "{chunk}"),
-    params:
-        script=EXTRACT_CHUNK_SCRIPT,
-        stage="decode",
-        videos=chunk_list,
-        settings=chunk_settings("decode"),
-    wildcard_constraints:
-        chunk=r"\d+",
-    log:
-        logs(f"extract/decode/{CHUNK_FOLDER}/{{chunk}}"),
-    benchmark:
-        benchmark("decode_chunk", f"{CHUNK_FOLDER}/{{chunk}}")
-    threads: 1
-    resources:
-        mem_mb=grows_with_attempt(EXTRACT_MEM_MB["decode"]),
-        runtime=stage_runtime("decode"),
-    conda:
-        CONDA_ENV
-    shell:
-        CHUNK_COMMAND
-
-
-if EXTRACTION["keep_flow"]:
-
-    rule flow_chunk:
+    rule:
+        name:
+            chunk_rule(_stage)
         input:
-            videos=chunk_videos,
-            decoded=previous_chunk("flow"),
+            unpack(chunk_inputs(_stage)),
         output:
-            record=chunk_record("flow", "{chunk}"),
+            record=chunk_record(_stage, "{chunk}"),
         params:
             script=EXTRACT_CHUNK_SCRIPT,
-            stage="flow",
+            stage=_stage,
             videos=chunk_list,
-            settings=chunk_settings("flow"),
+            settings=chunk_settings(_stage),
         wildcard_constraints:
             chunk=r"\d+",
         log:
-            logs(f"extract/flow/{CHUNK_FOLDER}/{{chunk}}"),
+            logs(f"extract/{_stage}/{CHUNK_FOLDER}/{{chunk}}"),
         benchmark:
-            benchmark("flow_chunk", f"{CHUNK_FOLDER}/{{chunk}}")
-        threads: EXTRACTION["workers"]
+            benchmark(chunk_rule(_stage), f"{CHUNK_FOLDER}/{{chunk}}")
+        threads: STAGE_THREADS[_stage]
         resources:
-            mem_mb=grows_with_attempt(EXTRACT_MEM_MB["flow"]),
-            runtime=stage_runtime("flow"),
-            gpu=flow_gpus(),
+            mem_mb=grows_with_attempt(EXTRACT_MEM_MB[_stage]),
+            runtime=stage_runtime(_stage),
+            gpu=STAGE_GPUS[_stage],
         conda:
             CONDA_ENV
         shell:
-            CHUNK_COMMAND
-
-
-rule features_chunk:
-    input:
-        videos=chunk_videos,
-        previous=previous_chunk("features"),
-        weights=weights_input,
-    output:
-        record=chunk_record("features", "{chunk}"),
-    params:
-        script=EXTRACT_CHUNK_SCRIPT,
-        stage="features",
-        videos=chunk_list,
-        settings=chunk_settings("features"),
-    wildcard_constraints:
-        chunk=r"\d+",
-    log:
-        logs(f"extract/features/{CHUNK_FOLDER}/{{chunk}}"),
-    benchmark:
-        benchmark("features_chunk", f"{CHUNK_FOLDER}/{{chunk}}")
-    threads: EXTRACTION["workers"]
-    resources:
-        mem_mb=grows_with_attempt(EXTRACT_MEM_MB["features"]),
-        runtime=stage_runtime("features"),
-        gpu=gpus(EXTRACTION["device"]),
-    conda:
-        CONDA_ENV
-    shell:
-        CHUNK_COMMAND
+            "python {params.script:q} {params.stage} --output {output.record:q} "
+            "--threads {threads} --videos {params.videos:q} --settings {params.settings:q} "
+            "> {log} 2>&1"
 
 
 rule decode:
