@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 import traceback
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -23,11 +24,10 @@ from extract.features import (
     extract_video,
     load_models,
     output_folder,
-    tell,
 )
 from extract.identity import differences, video_fingerprint
 from extract.prefetch import prefetched
-from extract.stages import newer_inputs
+from extract.stages import tell, why_made_again
 from extract.video import VideoInfo, probe
 from extract.weights import weights_digests
 from wtal.errors import InputFileError, Interrupted
@@ -121,11 +121,7 @@ def _plan(
         _, identity = expected_identity(video, settings, digests(), fingerprint)
         why = stale_folder(folder, identity)
         if why is None:
-            newer = newer_inputs(folder / "meta.json", made_from.get(video, ()))
-            if newer:
-                why = f"{', '.join(map(str, newer))} changed since they were made"
-            elif redo:
-                why = "asked to make them again"
+            why = why_made_again(folder / "meta.json", made_from.get(video, ()), redo)
         if why is None:
             result.folders[video] = folder
             result.reused.append(video)
@@ -150,6 +146,7 @@ def extract_videos(
     redo: bool = False,
     isolate: bool = False,
     notify: Callable[[str], None] = tell,
+    ended: Callable[[str], None] | None = None,
 ) -> BatchResult:
     """Features of every video under ``output/<stem>/``; see :class:`BatchResult`.
     ``flow_paths``: flow files made beforehand for some videos (the workflow's flow stage).
@@ -160,8 +157,9 @@ def extract_videos(
     first video needs them; while one video runs, the next is probed on a background
     thread. A problem of one video is recorded in the result; errors of the output (a full
     disk) propagate, unless ``isolate``: then any error of a video is that video's failure
-    and the others go on, as if each ran in a process of its own (the workflow's jobs). Ctrl-C
-    raises :class:`Interrupted` saying how far it got."""
+    and the others go on, as if each ran in a process of its own (the workflow's jobs).
+    ``ended`` gets a line as each video ends (a log's progress). Ctrl-C raises
+    :class:`Interrupted` saying how far it got."""
     videos = unique_videos(videos, output)
     sources = {video: [*(made_from or {}).get(video, ())] for video in videos}
     for video, flow in (flow_paths or {}).items():
@@ -205,6 +203,7 @@ def extract_videos(
                 redo,
                 isolate,
                 notify,
+                ended,
             )
     except KeyboardInterrupt:
         done = len(result.folders) + len(result.failed)
@@ -239,6 +238,7 @@ def _extract_one(
     redo: bool,
     isolate: bool,
     notify: Callable[[str], None],
+    ended: Callable[[str], None] | None,
 ) -> None:
     """One video; a problem of that video (unreadable, corrupt, a flow file that does not
     fit, another process writing its folder) is recorded in ``result``. Errors of the output
@@ -259,6 +259,7 @@ def _extract_one(
             )
         bar.update(done - bar.n)
 
+    started = time.monotonic()
     try:
         flow = (flow_paths or {}).get(video)
         result.folders[video] = extract_video(
@@ -275,3 +276,7 @@ def _extract_one(
     finally:
         for bar in bars.values():
             bar.close()
+    if ended is not None:
+        state = f"FAILED: {result.failed[video]}" if video in result.failed else "done"
+        ended(f"[{position[0]}/{position[1]}] {video}: {state} "
+              f"({time.monotonic() - started:.1f} s)")  # fmt: skip

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import os
 import platform
-import sys
 import time
 import warnings
 from collections.abc import Callable, Iterator, Sequence
@@ -46,7 +45,7 @@ from extract.identity import (
     video_source,
 )
 from extract.prefetch import prefetched
-from extract.stages import newer_inputs
+from extract.stages import tell, why_made_again
 from extract.video import VideoInfo, center_crop, iter_frames, probe, resized_size
 from extract.weights import WeightsInfo, build_i3d
 from wtal.errors import InputFileError
@@ -181,11 +180,6 @@ def output_folder(output: str | os.PathLike[str], video: str | os.PathLike[str])
     return Path(output) / Path(video).stem
 
 
-def tell(message: str) -> None:
-    """A notice for the user (stale caches being recomputed), on stderr."""
-    print(message, file=sys.stderr, flush=True)
-
-
 def expected_identity(
     video: str | os.PathLike[str],
     settings: ExtractionSettings,
@@ -310,11 +304,7 @@ def _extract_video(
     if not external_flow and segments:
         why = stale_cache(flow_path, flow_id)
         if why is None and flow_path.is_file():
-            newer = newer_inputs(flow_path, made_from)
-            if newer:
-                why = f"{', '.join(map(str, newer))} changed since it was made"
-            elif redo:
-                why = "asked to make it again"
+            why = why_made_again(flow_path, made_from, redo)
         if why is not None:
             notify(f"{video}: the flow cache {flow_path} is stale ({why}): computing it again")
             flow_path.unlink()

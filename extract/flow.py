@@ -74,10 +74,22 @@ def resolve_backend(backend: str, device: torch.device) -> str:
     return backend
 
 
-def opencv_whatever_the_machine(backend: str, device: object) -> bool:
+def _opencv_whatever_the_machine(backend: str, device: object) -> bool:
     """Whether ``backend`` on ``device`` (a name or a torch device) means OpenCV on any
     machine; then nothing of torch is needed (importing it costs a process 1-2 s)."""
     return backend == "opencv" or (backend == "auto" and str(device) == "cpu")
+
+
+def backend_and_device(backend: str, device: str, source: str = "--device") -> tuple[str, Any]:
+    """The implementation and torch device that ``backend`` on the device named ``device``
+    mean (``device`` checked, ``source`` named when it is unusable); OpenCV and ``"cpu"``
+    without importing torch where that is the answer on any machine."""
+    if _opencv_whatever_the_machine(backend, device):
+        return "opencv", "cpu"
+    from wtal.utils.devices import resolve_device
+
+    resolved = resolve_device(device, source)
+    return resolve_backend(backend, resolved), resolved
 
 
 def create_tvl1(preset: str) -> Any:
@@ -236,7 +248,7 @@ def compute_flow(
     ``backend`` (``opencv``, ``torch``, ``auto``) picks the implementation; ``workers``
     threads run OpenCV, ``device`` runs torch ``flow_batch`` pairs at a time. Decoding runs on
     its own thread, a chunk ahead of the flow."""
-    if opencv_whatever_the_machine(backend, device):
+    if _opencv_whatever_the_machine(backend, device):
         backend = "opencv"
     else:
         import torch

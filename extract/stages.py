@@ -12,12 +12,15 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from extract.errors import VideoError
 from extract.identity import differences, video_fingerprint
 from wtal.errors import InputFileError
 from wtal.utils.files import exclusive_lock, read_json, write_json
+
+if TYPE_CHECKING:
+    from extract.video import VideoInfo
 
 PathLike = str | os.PathLike[str]
 
@@ -35,6 +38,15 @@ def newer_inputs(output: PathLike, made_from: Sequence[PathLike]) -> list[Path]:
     return found
 
 
+def why_made_again(output: PathLike, made_from: Sequence[PathLike], redo: bool) -> str | None:
+    """Why ``output``, current by its identity record, is made again all the same: a file it
+    was made from changed since (is newer), or ``redo``; ``None`` when it is kept."""
+    newer = newer_inputs(output, made_from)
+    if newer:
+        return f"{', '.join(map(str, newer))} changed afterwards"
+    return "asked to make it again" if redo else None
+
+
 def lock_path(output: PathLike) -> Path:
     """The lock file of a single-file output: ``.<name>.lock`` beside it (hidden: a listing
     of the outputs shows outputs)."""
@@ -50,13 +62,15 @@ def decode_record(
     short_side: int = 256,
     on_variable_frame_rate: str = "resample",
     progress: Callable[[int], None] | None = None,
+    info: VideoInfo | None = None,
 ) -> dict[str, Any]:
     """Decode ``video`` end to end at 25 fps; what it is (``ok: true``, the probe, the frames
     decoded, the segments, the file's fingerprint). Raises :class:`VideoError` when it
-    cannot be decoded."""
+    cannot be decoded. ``info``: its probe, if already taken."""
     from extract.video import iter_frames, probe
 
-    info = probe(video, on_variable_frame_rate)  # type: ignore[arg-type]
+    if info is None:
+        info = probe(video, on_variable_frame_rate)  # type: ignore[arg-type]
     fingerprint = video_fingerprint(video)
     decoded = 0
     for _, frames in iter_frames(info, short_side):
@@ -98,15 +112,17 @@ def decode_video(
     record_failure: bool = False,
     reuse: bool = False,
     progress: Callable[[int], None] | None = None,
+    info: VideoInfo | None = None,
 ) -> dict[str, Any] | None:
     """Decode ``video`` and write its record to ``output``; the record, or ``None`` when a
     current record was kept (``reuse``, see :func:`decode_is_current`). A video that cannot
-    be decoded raises :class:`VideoError`, or with ``record_failure`` is recorded as such."""
+    be decoded raises :class:`VideoError`, or with ``record_failure`` is recorded as such.
+    ``info``: its probe, if already taken."""
     if reuse and decode_is_current(output, video, on_variable_frame_rate):
         return None
     with exclusive_lock(lock_path(output), output):
         try:
-            record = decode_record(video, short_side, on_variable_frame_rate, progress)
+            record = decode_record(video, short_side, on_variable_frame_rate, progress, info)
         except VideoError as exc:
             if not record_failure:
                 raise
@@ -138,6 +154,7 @@ def read_decoded(record: PathLike, video: PathLike) -> dict[str, Any]:
 
 
 def tell(message: str) -> None:
+    """A notice for the user (stale outputs being made again), on stderr."""
     print(message, file=sys.stderr, flush=True)
 
 
@@ -156,27 +173,24 @@ def make_flow(
     redo: bool = False,
     progress: Callable[[int], None] | None = None,
     notify: Callable[[str], None] = tell,
+    info: VideoInfo | None = None,
 ) -> bool:
     """TV-L1 flow of ``video`` into ``output`` (resumable, :func:`extract.flow.compute_flow`)
     unless the file there is current; whether it was computed. ``backend`` is resolved
-    (``opencv`` or ``torch``); ``notify`` says why a file there is made again."""
+    (``opencv`` or ``torch``); ``notify`` says why a file there is made again; ``info``: the
+    video's probe, if already taken."""
     from extract.flow import cache_identity, compute_flow
     from extract.identity import stale_cache
     from extract.video import probe
 
     with exclusive_lock(lock_path(output), output):
-        info = probe(video, on_variable_frame_rate)  # type: ignore[arg-type]
+        if info is None:
+            info = probe(video, on_variable_frame_rate)  # type: ignore[arg-type]
         if Path(output).is_file():
             identity = cache_identity(
                 video_fingerprint(video), preset, short_side, on_variable_frame_rate, backend
             )
-            why = stale_cache(output, identity)
-            if why is None:
-                newer = newer_inputs(output, made_from)
-                if newer:
-                    why = f"{', '.join(map(str, newer))} changed since it was made"
-                elif redo:
-                    why = "asked to make it again"
+            why = stale_cache(output, identity) or why_made_again(output, made_from, redo)
             if why is None:
                 return False
             notify(f"{video}: {output} is stale ({why}): computing it again")

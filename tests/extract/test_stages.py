@@ -90,7 +90,7 @@ def test_the_flow_is_kept_when_current_and_made_again_after_its_inputs_or_when_a
     assert make_flow(clip, flow, **options) is False and said == []  # current: kept
     at(record, os.stat(flow).st_mtime_ns // 10**9 + 10)  # the decode record made again
     assert make_flow(clip, flow, **options) is True
-    assert said == [f"{clip}: {flow} is stale ({record} changed since it was made): "
+    assert said == [f"{clip}: {flow} is stale ({record} changed afterwards): "
                     "computing it again"]  # fmt: skip
     at(record, 100)
     assert make_flow(clip, flow, **options, redo=True) is True

@@ -438,6 +438,9 @@ def test_a_stage_rerun_redoes_that_stage_and_what_was_made_from_it(tmp_path, kin
     assert outputs(out, videos) == contents  # made again, the same bytes
     log = (out / "logs" / "extract" / "flow" / "2-per-job" / "0.log").read_text()
     assert "is stale (asked to make it again)" in log
+    assert "  1/2 a: done\n" in log  # a line as each video ends
+    log = (out / "logs" / "extract" / "features" / "2-per-job" / "0.log").read_text()
+    assert f"  [1/2] {tmp_path / 'videos' / 'a'}.mp4: done (" in log
 
     # the first stage made again: everything after it follows
     decode = snakemake("features", "--forcerun", "decode", config=config, cores=2)
@@ -469,6 +472,12 @@ def test_a_chunk_job_records_what_cannot_be_decoded_finishes_the_others_and_reus
     # the failure is named, after the other videos were done
     assert f"[3/3] {other}: FAILED" in log and f"[2/3] {good}: done" in log
     assert f"[1/3] {bad}: cannot be decoded" in log
+    # and as each video ended, a line (the log is written as the job goes); this log is the
+    # retry's, which kept the finished video and tried the other alone
+    assert f"[2/3] {good}: done (current, kept)" in log
+    assert f"  [1/1] {tmp_path / 'videos' / other}.mp4: FAILED: FileExistsError" in log
+    decode_log = (out / "logs" / "extract" / "decode" / "3-per-job" / "0.log").read_text()
+    assert f"  2/3 {good}: done\n" in decode_log and f"  1/3 {bad}: cannot be decoded" in decode_log
     assert "1 of 3 videos of this chunk failed at features" in log
     # retried once, with twice the memory and the time (features: 120 + 600 min per video)
     assert "mem_mb=4000" in output and "mem_mb=8000" in output

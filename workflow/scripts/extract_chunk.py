@@ -66,6 +66,10 @@ class Outcome:
     failed: dict[str, str] = field(default_factory=dict)  # video -> why
     seconds: dict[str, float] = field(default_factory=dict)
 
+    def tell(self, video: str, videos: list[str]) -> None:
+        """A line in the log as a video ends: how far the job is."""
+        print(f"  {videos.index(video) + 1}/{len(videos)} {video}: {self.state(video)}")
+
     def state(self, video: str) -> str:
         if video in self.kept:
             return "done (current, kept)"
@@ -120,30 +124,30 @@ def run_decode(videos: list[str], settings: Settings, redo: bool, outcome: Outco
             )
         except Exception as exc:  # this video's problem, whatever it is: the others go on
             outcome.failed[video] = failure(exc)
+            outcome.tell(video, videos)
             continue
         outcome.seconds[video] = round(time.monotonic() - start, 3)
         if record is None:
             outcome.kept.append(video)
-        elif not record["ok"]:
+        if record is not None and not record["ok"]:
             outcome.undecodable[video] = record["error"]
-            continue
-        outcome.done.append(video)
+        else:
+            outcome.done.append(video)
+        outcome.tell(video, videos)
 
 
 def run_flow(
     videos: list[str], settings: Settings, threads: int, redo: bool, outcome: Outcome
 ) -> None:
-    from extract.flow import opencv_whatever_the_machine, resolve_backend
+    from extract.flow import backend_and_device
 
     options = settings.extraction
-    backend, device = "opencv", "cpu"
-    if not opencv_whatever_the_machine(options["flow_backend"], options["device"]):
+    backend, device = backend_and_device(
+        options["flow_backend"], options["device"], "extraction.device"
+    )
+    if backend == "torch":
         import torch
 
-        from wtal.utils.devices import resolve_device
-
-        device = resolve_device(options["device"], "extraction.device")
-        backend = resolve_backend(options["flow_backend"], device)
         torch.set_num_threads(threads)
     for video in videos:
         if not decodable(video, settings, outcome):
@@ -166,11 +170,13 @@ def run_flow(
             )
         except Exception as exc:
             outcome.failed[video] = failure(exc)
+            outcome.tell(video, videos)
             continue
         outcome.seconds[video] = round(time.monotonic() - start, 3)
         outcome.done.append(video)
         if not made:
             outcome.kept.append(video)
+        outcome.tell(video, videos)
 
 
 def run_features(
@@ -205,6 +211,7 @@ def run_features(
         redo=redo,
         isolate=True,
         notify=print,
+        ended=lambda line: print(f"  {line}"),
     )
     reused = set(result.reused)
     for video, path in paths.items():
@@ -279,6 +286,7 @@ def run(args: argparse.Namespace) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]  # the log, live
     args = parse_args(argv)
     try:
         return run(args)

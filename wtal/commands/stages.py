@@ -6,6 +6,7 @@ from PyPI, converted once)."""
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 from pathlib import Path
 
@@ -70,12 +71,11 @@ def run_decode(args: argparse.Namespace) -> int:
     from extract.stages import decode_video
     from extract.video import probe
 
-    frames = None
-    try:
-        frames = probe(args.video, args.on_variable_frame_rate).frames
-    except VideoError:
-        pass  # decode_video says why, and records it with --record-failure
-    with progress_bar(frames or 0, f"decode {Path(args.video).name}", "frame") as bar:
+    info = None
+    with contextlib.suppress(VideoError):  # decode_video says why (and records it if asked)
+        info = probe(args.video, args.on_variable_frame_rate)
+    frames = info.frames if info else 0
+    with progress_bar(frames, f"decode {Path(args.video).name}", "frame") as bar:
         record = decode_video(
             args.video,
             args.output,
@@ -83,6 +83,7 @@ def run_decode(args: argparse.Namespace) -> int:
             args.on_variable_frame_rate,
             record_failure=args.record_failure,
             progress=bar.update,
+            info=info,
         )
     assert record is not None  # reuse is off: always decoded
     if not record["ok"]:
@@ -94,22 +95,17 @@ def run_decode(args: argparse.Namespace) -> int:
 
 
 def run_flow(args: argparse.Namespace) -> int:
-    from extract.flow import opencv_whatever_the_machine, resolve_backend
+    from extract.flow import backend_and_device
     from extract.stages import make_flow, read_decoded
     from extract.video import probe
 
     check_counts(args)
-    backend, device = "opencv", "cpu"
-    if not opencv_whatever_the_machine(args.flow_backend, args.device):
-        from wtal.utils.devices import resolve_device
-
-        device = resolve_device(args.device, "--device")
-        backend = resolve_backend(args.flow_backend, device)
+    backend, device = backend_and_device(args.flow_backend, args.device, "--device")
     if args.decoded:
         read_decoded(args.decoded, args.video)
-    frames = probe(args.video, args.on_variable_frame_rate).frames
+    info = probe(args.video, args.on_variable_frame_rate)
     try:
-        with progress_bar(frames, f"flow {Path(args.video).name}", "frame") as bar:
+        with progress_bar(info.frames, f"flow {Path(args.video).name}", "frame") as bar:
             made = make_flow(
                 args.video,
                 args.output,
@@ -122,6 +118,7 @@ def run_flow(args: argparse.Namespace) -> int:
                 flow_batch=args.flow_batch,
                 made_from=[args.decoded] if args.decoded else [],
                 progress=bar.update,
+                info=info,
             )
     except KeyboardInterrupt:
         raise Interrupted(
@@ -131,7 +128,7 @@ def run_flow(args: argparse.Namespace) -> int:
     if not made:
         print(f"{args.video}: flow already made with these settings: {args.output} kept")
     else:
-        print(f"{args.video}: flow of {frames} frames -> {args.output}")
+        print(f"{args.video}: flow of {info.frames} frames -> {args.output}")
     return 0
 
 
