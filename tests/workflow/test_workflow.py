@@ -116,3 +116,24 @@ def test_missing_annotations_are_a_clear_error(tiny_config, tmp_path):
         "missing" in result.stdout + result.stderr
         and "dataset.annotations" in result.stdout + result.stderr
     )
+
+
+def test_a_video_id_that_reads_as_a_wildcard_is_named(tmp_path):
+    """An id with braces broke the DAG with a WildcardError that named no video."""
+    videos = tmp_path / "videos"
+    videos.mkdir()
+    entry = {"subset": "validation", "duration": 10.0,
+             "annotations": [{"segment": [1.0, 2.0], "label": "Jump"}]}  # fmt: skip
+    annotations = tmp_path / "annotations.json"
+    annotations.write_text(json.dumps({"database": {"v{video}": entry}}))
+    config = tmp_path / "config.yaml"
+    config.write_text(yaml.safe_dump({
+        "results_dir": str(tmp_path / "results"),
+        "dataset": {"name": "ids", "format": "activitynet", "annotations": str(annotations),
+                    "videos": str(videos), "train_subset": "validation", "test_subset": "test"},
+    }))  # fmt: skip
+    result = snakemake("-n", "all", config=config)
+    assert result.returncode != 0
+    output = result.stdout + result.stderr
+    assert f"{annotations}: database/v{{video}}: video id 'v{{video}}' holds a brace" in output
+    assert "WildcardError" not in output

@@ -35,22 +35,19 @@ import os
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from wtal.data.activitynet import load_video_features
-from wtal.data.checks import check_feature_length, clean_segments, nested_classes
+from wtal.data.checks import (
+    check_feature_length,
+    clean_segments,
+    json_instances,
+    json_number,
+    nested_classes,
+)
 from wtal.data.dataset import DataQuirk, Dataset, VideoRecord
 from wtal.data.timing import ACTIONFORMER_THUMOS, FeatureTiming
 from wtal.errors import InputFileError
 from wtal.utils.files import read_json
-
-
-def _is_bool(value: object) -> bool:
-    return isinstance(value, bool)
-
-
-def _is_int(value: object) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
+from wtal.utils.ids import check_video_id
 
 
 def _classes(path: str | os.PathLike[str], database: dict[str, Any]) -> tuple[str, ...]:
@@ -96,36 +93,22 @@ def read_actionformer(
     if not isinstance(data, dict) or not isinstance(data.get("database"), dict):
         raise InputFileError(annotations, "missing the top-level 'database' object")
     database: dict[str, Any] = data["database"]
+    instances = {}
     for vid, entry in database.items():
+        check_video_id(annotations, vid, f"database/{vid}")
         if not isinstance(entry, dict) or not isinstance(entry.get("subset"), str):
             raise InputFileError(annotations, f"database/{vid}: needs at least 'subset'")
-        annotations_of = entry.get("annotations") or []
-        if not isinstance(annotations_of, list) or not all(
-            isinstance(a, dict) and "label" in a and "segment" in a for a in annotations_of
-        ):
-            raise InputFileError(
-                annotations, f"database/{vid}/annotations: each needs 'segment' [s, e] and 'label'"
-            )
+        instances[vid] = json_instances(annotations, f"database/{vid}", entry.get("annotations"))
     classes = _classes(annotations, database)
     base = timing or ACTIONFORMER_THUMOS
     quirks: list[DataQuirk] = []
     records: list[VideoRecord] = []
     for vid, entry in database.items():
         where = f"database/{vid}"
-        annotations_of = entry.get("annotations") or []
-        try:
-            segments = np.array([a["segment"] for a in annotations_of], dtype=np.float64)
-        except (TypeError, ValueError):
-            raise InputFileError(
-                annotations, f"{where}/annotations: a 'segment' is not [s, e]"
-            ) from None
+        segments, labels = instances[vid]
         duration = entry.get("duration")
-        if duration is not None and (
-            isinstance(duration, bool) or not isinstance(duration, int | float)
-        ):
-            raise InputFileError(annotations, f"{where}/duration: {duration!r} is not a number")
-        duration = None if duration is None else float(duration)
-        labels = [str(a["label"]) for a in annotations_of]
+        if duration is not None:
+            duration = json_number(annotations, f"{where}/duration", duration)
         seg, labels_kept, found = clean_segments(vid, segments, labels, duration)
         quirks.extend(found)
         own = base

@@ -27,6 +27,8 @@ from wtal.data.checks import (
     check_feature_length,
     clean_segments,
     first_non_finite_row,
+    json_instances,
+    json_number,
     nested_classes,
     non_finite_message,
     width_problem,
@@ -35,6 +37,7 @@ from wtal.data.dataset import DataQuirk, Dataset, VideoRecord
 from wtal.data.timing import I3D_25FPS, FeatureTiming
 from wtal.errors import InputFileError
 from wtal.utils.files import read_json, write_json
+from wtal.utils.ids import check_video_id, excerpt
 
 
 def load_video_features(features_dir: str | os.PathLike[str], video_id: str) -> np.ndarray | None:
@@ -123,23 +126,23 @@ def dataset_from_activitynet(
     seen_labels: set[str] = set()
     for vid, entry in data["database"].items():
         where = f"database/{vid}"
+        check_video_id(path, vid, where)
         if not isinstance(entry, dict) or "subset" not in entry:
             raise InputFileError(path, f"{where}: needs at least 'subset'")
-        annotations = entry.get("annotations", [])
-        try:
-            segments = np.array([a["segment"] for a in annotations], dtype=np.float64)
-            instance_labels = [str(a["label"]) for a in annotations]
-        except (KeyError, TypeError, ValueError):
-            raise InputFileError(
-                path, f"{where}/annotations: each needs 'segment' [s, e] and 'label'"
-            ) from None
+        segments, instance_labels = json_instances(path, where, entry.get("annotations"))
         duration = entry.get("duration")
-        duration = None if duration is None else float(duration)
+        duration = None if duration is None else json_number(path, f"{where}/duration", duration)
         seg, instance_labels, found = clean_segments(vid, segments, instance_labels, duration)
         quirks.extend(found)
         video_labels = entry.get("labels")
         if video_labels is None:
             video_labels = list(dict.fromkeys(instance_labels))
+        elif not isinstance(video_labels, list) or not all(
+            isinstance(label, str) for label in video_labels
+        ):
+            raise InputFileError(
+                path, f"{where}/labels: {excerpt(video_labels)} is not a list of strings"
+            )
         seen_labels.update(instance_labels, video_labels)
         ambiguous = np.asarray(entry.get("ambiguous", []), dtype=np.float64).reshape(-1, 2)
         features = None

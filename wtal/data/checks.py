@@ -3,12 +3,16 @@ nested classes."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
 from wtal.data.dataset import DataQuirk, VideoRecord
 from wtal.data.timing import I3D_25FPS, FeatureTiming
+from wtal.errors import InputFileError
+from wtal.utils.ids import excerpt
 
 #: Rows of a feature array tested for NaN/inf at a time (2048 float32 channels: 32 MiB), so a
 #: memory-mapped file is read once in pieces and never copied whole.
@@ -18,6 +22,44 @@ FINITE_CHUNK_ROWS = 4096
 #: timing, in segments (decoders round, the tail is dropped); beyond it the features probably
 #: were not extracted at that timing (another frame rate or stride).
 FEATURE_LENGTH_TOLERANCE = 0.05
+
+
+def json_number(path: str | os.PathLike[str], where: str, value: Any) -> float:
+    """A JSON number as a float; anything else (a string, a boolean, null, an integer too
+    large for a float) is an error naming ``path`` and ``where``."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise InputFileError(path, f"{where}: {excerpt(value)} is not a number")
+    try:
+        return float(value)
+    except OverflowError:
+        digits = len(str(abs(value)))
+        raise InputFileError(path, f"{where}: a {digits}-digit number is too large") from None
+
+
+def json_instances(
+    path: str | os.PathLike[str], where: str, annotations: Any
+) -> tuple[np.ndarray, list[str]]:
+    """The ``(N, 2)`` segments (seconds) and labels of an ``annotations`` list of JSON
+    annotation files: each entry an object with ``segment`` [start, end] (two numbers) and a
+    string ``label``; anything else is an error naming the entry."""
+    if annotations is None:
+        annotations = []
+    if not isinstance(annotations, list):
+        raise InputFileError(path, f"{where}/annotations: not a list")
+    segments = np.zeros((len(annotations), 2))
+    labels = []
+    for index, entry in enumerate(annotations):
+        at = f"{where}/annotations/{index}"
+        if not isinstance(entry, dict) or "segment" not in entry or "label" not in entry:
+            raise InputFileError(path, f"{at}: each needs 'segment' [s, e] and 'label'")
+        segment, label = entry["segment"], entry["label"]
+        if not isinstance(label, str):
+            raise InputFileError(path, f"{at}: label {excerpt(label)} is not a string")
+        if not isinstance(segment, list) or len(segment) != 2:
+            raise InputFileError(path, f"{at}: segment {excerpt(segment)} is not [s, e]")
+        segments[index] = [json_number(path, f"{at}/segment", v) for v in segment]
+        labels.append(label)
+    return segments, labels
 
 
 def clean_segments(

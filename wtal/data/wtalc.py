@@ -27,6 +27,7 @@ from wtal.data.dataset import DataQuirk, Dataset, VideoRecord
 from wtal.data.safe_npy import load_npy
 from wtal.data.timing import I3D_25FPS
 from wtal.errors import InputFileError
+from wtal.utils.ids import check_video_id
 from wtal.utils.segments import load_ambiguous_file
 
 SEGMENT_FILES = ("segments.npy", "segment.npy")
@@ -37,6 +38,23 @@ def _required(folder: Path, name: str) -> np.ndarray:
     if not path.is_file():
         raise InputFileError(path, "missing from the W-TALC annotation folder")
     return load_npy(path)
+
+
+def _segments(path: Path, row: int, value: object, instances: int) -> np.ndarray:
+    """Row ``row`` of the segments file: one [start, end] per instance of labels.npy."""
+    try:
+        segments = np.asarray(list(value), dtype=np.float64)  # type: ignore[call-overload]
+    except (TypeError, ValueError, OverflowError):
+        raise InputFileError(path, f"row {row}: not a list of [start, end] numbers") from None
+    if segments.size == 0 and instances == 0:
+        return segments.reshape(0, 2)
+    if segments.shape != (instances, 2):
+        raise InputFileError(
+            path,
+            f"row {row}: segments of shape {segments.shape}, but labels.npy lists {instances} "
+            "instances (one [start, end] each)",
+        )
+    return segments
 
 
 def _refuse_duplicate_names(path: Path, names: list[str]) -> None:
@@ -96,7 +114,10 @@ def read_wtalc(
     folder = Path(annotations)
     if not folder.is_dir():
         raise InputFileError(folder, "annotation folder not found")
-    videonames = [str(v) for v in _required(folder, "videoname.npy")]
+    videonames = [
+        check_video_id(folder / "videoname.npy", str(v), f"row {row}")
+        for row, v in enumerate(_required(folder, "videoname.npy"))
+    ]
     _refuse_duplicate_names(folder / "videoname.npy", videonames)
     n = len(videonames)
     subsets = [str(s) for s in _required(folder, "subset.npy")]
@@ -157,7 +178,10 @@ def read_wtalc(
                 folder / "labels.npy", f"video {vid}: labels {sorted(strange)} not in classlist"
             )
         seg, instance_labels, found = clean_segments(
-            vid, np.asarray(list(segments[i]), dtype=np.float64), instance_labels, durations[i]
+            vid,
+            _segments(folder / segment_file, i, segments[i], len(instance_labels)),
+            instance_labels,
+            durations[i],
         )
         quirks.extend(found)
         if not video_labels and instance_labels:

@@ -187,6 +187,22 @@ def test_the_foreground_record_places_the_cells(release):
         ({"subset": None}, "database/video_test_0000004: needs at least 'subset'"),
         ({"annotations": [{"label": "Diving"}]}, "each needs 'segment' [s, e] and 'label'"),
         ({"duration": "long"}, "duration: 'long' is not a number"),
+        ({"duration": 10**400}, "duration: a 401-digit number is too large"),
+        # every segment malformed: was "cannot reshape", naming no file
+        ({"annotations": [{"label": "Diving", "segment": [1.0]}]}, "segment [1.0] is not [s, e]"),
+        (
+            {"annotations": [{"label": "Diving", "segment": [1.0, 2.0, 3.0]}]},
+            "annotations/0: segment [1.0, 2.0, 3.0] is not [s, e]",
+        ),
+        # a label that is not a string: was silently a class named "None" or "5"
+        (
+            {"annotations": [{"label": None, "segment": [1.0, 2.0]}]},
+            "annotations/0: label None is not a string",
+        ),
+        (
+            {"annotations": [{"label": 5, "segment": [1.0, 2.0]}]},
+            "annotations/0: label 5 is not a string",
+        ),
     ],
 )
 def test_bad_entries_are_refused_naming_the_file(release, change, problem):

@@ -106,3 +106,42 @@ def test_labels_outside_the_class_list_are_an_error(tmp_path):
     )
     with pytest.raises(InputFileError, match=r"labels \['Y'\] are not in 'classes'"):
         read_activitynet(path)
+
+
+@pytest.mark.parametrize(
+    ("entry", "problem"),
+    [
+        ({"annotations": [{"segment": [1, 2], "label": None}]},
+         "database/v/annotations/0: label None is not a string"),
+        ({"annotations": [{"segment": [1, 2], "label": 5}]},
+         "database/v/annotations/0: label 5 is not a string"),
+        ({"annotations": [{"segment": [1], "label": "X"}]},
+         "database/v/annotations/0: segment [1] is not [s, e]"),
+        ({"annotations": [{"segment": [1, 10**400], "label": "X"}]},
+         "database/v/annotations/0/segment: a 401-digit number is too large"),
+        ({"annotations": [{"segment": [1, "2"], "label": "X"}]},
+         "database/v/annotations/0/segment: '2' is not a number"),
+        ({"duration": 10**400}, "database/v/duration: a 401-digit number is too large"),
+        ({"duration": "long"}, "database/v/duration: 'long' is not a number"),
+        ({"labels": ["X", None]}, "database/v/labels: ['X', None] is not a list of strings"),
+    ],
+)  # fmt: skip
+def test_malformed_entries_are_refused_naming_the_file_and_entry(tmp_path, entry, problem):
+    path = annotation(tmp_path, {"v": {"subset": "train", "duration": 10.0, **entry}})
+    with pytest.raises(InputFileError) as caught:
+        read_activitynet(path)
+    assert str(caught.value) == f"{path}: {problem}"
+
+
+def test_wtalc_segments_that_do_not_match_the_instances_are_refused(tmp_path):
+    """[[1], [2]] was silently read as one instance [1, 2] of two labels."""
+    folder = write_wtalc(tmp_path / "ann", with_features=False)
+    segments = np.empty(3, dtype=object)
+    segments[:] = [[[1.0], [5.0]], [[2.0, 4.0]], [[9.0, 3.0], [4.0, 8.0]]]
+    np.save(folder / "segments.npy", segments, allow_pickle=True)
+    with pytest.raises(InputFileError) as caught:
+        read_wtalc(folder)
+    assert str(caught.value) == (
+        f"{folder / 'segments.npy'}: row 0: segments of shape (2, 1), but labels.npy lists 2 "
+        "instances (one [start, end] each)"
+    )
