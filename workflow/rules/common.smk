@@ -476,8 +476,10 @@ def stage_config(wildcards):
 
 
 def selected_checkpoint():
-    name = "best.pt" if config["training"]["selection"] == "validation" else "selected.pt"
-    return results("train", "checkpoints", name)
+    """The checkpoint training chose (by validation or the last): always selected.pt, which
+    `wtal train` writes at the end of every run, a resumed or finished one too; best.pt and
+    last.pt are the run's own files, never deleted by a rerun of the job."""
+    return results("train", "checkpoints", "selected.pt")
 
 
 def evaluation_arguments():

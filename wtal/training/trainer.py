@@ -4,6 +4,7 @@ a JSONL metrics log, a loss-curve PNG, and a clear stop on a non-finite loss."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import warnings
@@ -36,7 +37,7 @@ from wtal.training.schedule import vlc_learning_rate
 from wtal.training.setup import TextAssets, build_models, class_sentences, text_assets
 from wtal.training.step import Optimizers, make_optimizers, train_step
 from wtal.utils.devices import resolve_device
-from wtal.utils.files import atomic_open, write_json, write_text
+from wtal.utils.files import atomic_open, exclusive_lock, link_or_copy, write_json, write_text
 
 
 class TrainingError(WtalError):
@@ -171,10 +172,52 @@ def _discard_run(checkpoints: Path) -> None:
     (checkpoints.parent / "metrics.jsonl").unlink(missing_ok=True)
 
 
-def _resume_state(last: Path, config: dict[str, Any], on_change: str) -> dict[str, Any] | None:
+def data_digest(train_set: Dataset, validation_set: Dataset | None) -> str:
+    """What a run learns from and is selected on: the classes, and each training and
+    validation video's id, labels, instances and feature bytes (sha256). A run resumes only
+    on the same data: a remade video would otherwise leave a model trained on the old one."""
+    digest = hashlib.sha256()
+    for part, dataset in (("train", train_set), ("validation", validation_set)):
+        if dataset is None:
+            continue
+        digest.update(json.dumps([part, list(dataset.classes)]).encode())
+        for video in dataset.videos:
+            identity = [
+                video.video_id,
+                list(video.labels),
+                np.asarray(video.segments, dtype=np.float64).tolist(),
+                list(video.segment_labels),
+                np.asarray(video.ambiguous, dtype=np.float64).tolist(),
+            ]
+            digest.update(json.dumps(identity).encode())
+            if video.features is not None:
+                features = np.ascontiguousarray(video.features, dtype=np.float32)
+                digest.update(json.dumps(list(features.shape)).encode())
+                digest.update(features.data)
+    return digest.hexdigest()
+
+
+def _why_not_resumed(state: dict[str, Any], config: dict[str, Any], data: str) -> str | None:
+    """Why the run in a training state cannot go on under ``config`` on ``data`` (None: it
+    can). A state without a data digest (older runs) is judged on its settings alone."""
+    reasons = []
+    changed = _differences(state["config"], config)
+    if changed:
+        reasons.append(f"settings changed ({'; '.join(changed[:5])})")
+    if state.get("data_digest", data) != data:
+        reasons.append(
+            "the training data changed (the features, labels or instances of the training "
+            "or validation videos)"
+        )
+    return " and ".join(reasons) or None
+
+
+def _resume_state(
+    last: Path, config: dict[str, Any], data: str, on_change: str
+) -> dict[str, Any] | None:
     """The training state in ``last`` to resume from (read on the CPU), or None to start
-    afresh. An unreadable ``last.pt`` or one with other settings stops the run, unless
-    ``on_change="restart"``, which discards the run."""
+    afresh. An unreadable ``last.pt``, or one with other settings or data, stops the run,
+    unless ``on_change="restart"``, which discards the run."""
     if not last.exists():
         return None
     try:
@@ -189,19 +232,16 @@ def _resume_state(last: Path, config: dict[str, Any], on_change: str) -> dict[st
             "rerun with --restart-on-change (which deletes this run's checkpoints and "
             "metrics log)"
         ) from None
-    changed = _differences(state["config"], config)
-    if not changed:
+    why = _why_not_resumed(state, config, data)
+    if why is None:
         return state
     if on_change == "restart":
-        warnings.warn(
-            f"{last.parent}: settings changed ({'; '.join(changed[:5])}): starting afresh",
-            stacklevel=3,
-        )
+        warnings.warn(f"{last.parent}: {why}: starting afresh", stacklevel=3)
         _discard_run(last.parent)
         return None
     raise TrainingError(
-        f"{last}: holds a run with other settings ({'; '.join(changed[:5])}); use another "
-        "output folder, or --restart-on-change to discard it"
+        f"{last}: holds a run that cannot go on: {why}; use another output folder, or "
+        "--restart-on-change to discard it"
     )
 
 
@@ -352,6 +392,7 @@ class Run:
     sentences: tuple[np.ndarray, np.ndarray, np.ndarray]  # ids, key words, lengths
     device: torch.device
     rng: np.random.Generator
+    data_digest: str  # see data_digest(): the run resumes only on the same data
 
     def payload(self, iteration: int) -> dict[str, Any]:
         """The model file of this run at ``iteration`` (what inference loads)."""
@@ -377,6 +418,7 @@ class Run:
             "rng": _rng_state(self.rng, self.device),
             "best": best,
             "validation": history,
+            "data_digest": self.data_digest,
         }
 
     def batch(self, iteration: int) -> tuple[torch.Tensor, torch.Tensor, SentenceBatch]:
@@ -401,16 +443,16 @@ class Run:
         )
 
 
-def prepare_run(config: dict[str, Any], train_set: Dataset) -> Run:
+def prepare_run(config: dict[str, Any], train_set: Dataset, digest: str = "") -> Run:
     """Seed, normalise the features, build the text assets, models and optimisers (in this
-    order: the seeded generators are drawn from in it)."""
+    order: the seeded generators are drawn from in it). ``train_set``: its usable videos
+    (:func:`usable_videos`); ``digest``: the run's :func:`data_digest`."""
     training = config["training"]
     device = pick_device(training["device"])
     torch.manual_seed(training["seed"])
     rng = np.random.default_rng(training["seed"])
     if device.type == "cpu":
         torch.use_deterministic_algorithms(True)
-    train_set = usable_videos(train_set)
     raw = [v.features for v in train_set.videos]
     norm = FeatureNorm.fit(raw, config["features"]["normalize"], config["features"]["channel_pool"])
     features = [norm(f) for f in raw]
@@ -432,6 +474,7 @@ def prepare_run(config: dict[str, Any], train_set: Dataset) -> Run:
         _sentence_table(train_set, config["model"]["vlc"]["template"], text.vocabulary),
         device,
         rng,
+        digest,
     )
 
 
@@ -566,10 +609,16 @@ def finish(
     training = run.config["training"]
     checkpoints = out / "checkpoints"
     plot_losses(out / "metrics.jsonl", out / "losses.png")
+    selected = checkpoints / "selected.pt"
     if training["selection"] == "validation" and progress.best is not None:
-        selected = checkpoints / "best.pt"
+        best = checkpoints / "best.pt"
+        if not best.is_file():
+            raise TrainingError(
+                f"{best}: missing, but the run chose it (iteration {progress.best['iteration']}); "
+                f"delete {checkpoints / 'last.pt'} to train again"
+            )
+        link_or_copy(best, selected)  # best.pt is not a workflow output: a rerun finds it
     else:
-        selected = checkpoints / "selected.pt"
         save_checkpoint(selected, run.payload(end))
     selection = (
         training["selection"]
@@ -591,6 +640,7 @@ def finish(
         "threads": torch.get_num_threads(),
         "word_vectors": run.text.source,
         "versions": {"torch": torch.__version__, "numpy": np.__version__},
+        "data_digest": run.data_digest,
         "config": run.config,
         "config_files": list(config_files),
     }
@@ -608,12 +658,37 @@ def _train(
     on_config_change: str,
     config_files: tuple[str, ...] = (),
 ) -> TrainingResult:
+    out.mkdir(parents=True, exist_ok=True)
+    with exclusive_lock(out / ".lock", out):
+        return _train_locked(
+            config, train_set, validation_set, out, progress_bar, stop_after, on_config_change,
+            config_files,
+        )  # fmt: skip
+
+
+def _train_locked(
+    config: dict[str, Any],
+    train_set: Dataset,
+    validation_set: Dataset | None,
+    out: Path,
+    progress_bar: bool,
+    stop_after: int | None,
+    on_config_change: str,
+    config_files: tuple[str, ...],
+) -> TrainingResult:
     checkpoints = out / "checkpoints"
     checkpoints.mkdir(parents=True, exist_ok=True)
     last = checkpoints / "last.pt"
     log_path = out / "metrics.jsonl"
-    resumed = _resume_state(last, config, on_config_change)
-    run = prepare_run(config, train_set)
+    train_set = usable_videos(train_set)
+    digest = data_digest(train_set, validation_set)
+    resumed = _resume_state(last, config, digest, on_config_change)
+    run = prepare_run(config, train_set, digest)
+    untrained = checkpoints / "untrained.pt"
+    if resumed is not None and not untrained.is_file():
+        # Built from the seed as when the run started, so the same file; a workflow rerun
+        # deletes it before resuming.
+        save_checkpoint(untrained, run.payload(0))
     if resumed is not None:
         restore_run(run, resumed, last)
         progress = Progress(
@@ -625,7 +700,7 @@ def _train(
         progress = Progress(0, None, [], None)
         log_path.unlink(missing_ok=True)
         # The model before any update: the reference every trained number is compared with.
-        save_checkpoint(checkpoints / "untrained.pt", run.payload(0))
+        save_checkpoint(untrained, run.payload(0))
     training = config["training"]
     total = training["iterations"]
     end = min(total, stop_after) if stop_after is not None else total

@@ -6,6 +6,7 @@ import contextlib
 import hashlib
 import json
 import os
+import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -88,6 +89,26 @@ def write_npy(path: str | os.PathLike[str], array: np.ndarray) -> None:
     """Write one array as ``.npy`` atomically, without pickles."""
     with atomic_open(path, "wb") as handle:
         np.save(handle, np.asarray(array), allow_pickle=False)
+
+
+def link_or_copy(source: str | os.PathLike[str], target: str | os.PathLike[str]) -> None:
+    """Make ``target`` hold the bytes of ``source``, atomically: a hard link (no second copy
+    of a large checkpoint), or a copy where the file system has none. ``target`` gets the
+    time of now either way (build tools compare it with its inputs)."""
+    target = Path(target)
+    if target.exists() and os.path.samefile(source, target):
+        os.utime(target)
+        return
+    tmp = target.with_name(f".{target.name}.{os.getpid()}.link")
+    tmp.unlink(missing_ok=True)
+    try:
+        os.link(source, tmp)
+    except OSError:
+        with open(source, "rb") as data, atomic_open(target, "wb") as handle:
+            shutil.copyfileobj(data, handle)
+        return
+    os.replace(tmp, target)
+    os.utime(target)
 
 
 def sha256_file(path: str | os.PathLike[str]) -> str:

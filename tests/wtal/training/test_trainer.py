@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from dataclasses import replace
 
 import numpy as np
@@ -12,7 +14,9 @@ import torch
 from tests.wtal.training.toy import toy_config, toy_dataset
 from wtal.data.dataset import Dataset
 from wtal.models.checkpoint import load_model
+from wtal.training import trainer
 from wtal.training.trainer import TrainingError, report_on_test, train
+from wtal.utils.files import BusyError
 
 
 def state(path):
@@ -83,11 +87,14 @@ def test_selection_on_validation_and_outputs(data, tmp_path):
     train_set, validation = data
     result = train(toy_config(), train_set, tmp_path, validation=validation, progress=False)
     summary = json.loads((tmp_path / "training.json").read_text())
-    assert summary["selection"] == "validation" and result.selected.name == "best.pt"
+    assert summary["selection"] == "validation" and result.selected.name == "selected.pt"
+    assert summary["selected_checkpoint"] == "selected.pt"
     assert [v["iteration"] for v in summary["validation"]] == [2, 4]
     best = max(summary["validation"], key=lambda v: v["validation"]["average_mAP"])
     assert summary["best"]["iteration"] == best["iteration"]
     assert state(result.selected)["iteration"] == best["iteration"]
+    checkpoints = tmp_path / "checkpoints"
+    assert result.selected.read_bytes() == (checkpoints / "best.pt").read_bytes()
     rows = [json.loads(line) for line in (tmp_path / "metrics.jsonl").read_text().splitlines()]
     losses = [r for r in rows if "losses" in r]
     assert [r["iteration"] for r in losses] == [1, 2, 3, 4]
@@ -95,14 +102,15 @@ def test_selection_on_validation_and_outputs(data, tmp_path):
         losses[0]["losses"]
     )
     assert (tmp_path / "losses.png").read_bytes()[:4] == b"\x89PNG"
-    checkpoints = tmp_path / "checkpoints"
-    assert sorted(p.name for p in checkpoints.iterdir()) == ["best.pt", "last.pt", "untrained.pt"]
+    assert sorted(p.name for p in checkpoints.iterdir() if not p.name.startswith(".")) == [
+        "best.pt", "last.pt", "selected.pt", "untrained.pt"
+    ]  # fmt: skip
     untrained = load_model(checkpoints / "untrained.pt")
     assert untrained.iteration == 0 and untrained.classes == tuple(train_set.classes)
     # Model checkpoints carry weights for inference; only last.pt carries the training state.
     training_only = {"vlc", "optimizers", "rng", "best", "validation"}
     assert training_only <= state(checkpoints / "last.pt").keys()
-    for name in ("best.pt", "untrained.pt"):
+    for name in ("best.pt", "selected.pt", "untrained.pt"):
         assert not training_only & state(checkpoints / name).keys()
     with pytest.raises(TrainingError, match=r"no iter_\*\.pt snapshots.*keep_snapshots"):
         report_on_test(result, validation, toy_config(), every_checkpoint=True)
@@ -136,24 +144,23 @@ def test_last_checkpoint_selection_needs_no_validation(data, tmp_path):
     assert state(result.selected)["iteration"] == 4
 
 
-def test_non_finite_loss_stops_with_its_name_and_keeps_the_last_good_checkpoint(data, tmp_path):
+def test_non_finite_loss_stops_with_its_name_and_keeps_the_last_good_checkpoint(
+    data, tmp_path, monkeypatch
+):
     train_set, _ = data
     config = toy_config(training={"selection": "last", "iterations": 4, "checkpoint_every": 1})
-    train(config, train_set, tmp_path, validation=None, progress=False, stop_after=2)
-    broken = [v for v in train_set.videos]
-    poisoned = broken[0].features.copy()
-    poisoned[:] = np.inf
-    videos = tuple(replace(v, features=poisoned) for v in broken)
+    step = trainer.train_step
+
+    def diverging_at_3(model, vlc, optimizers, x, *rest):
+        iteration = rest[-1]
+        return step(model, vlc, optimizers, torch.full_like(x, np.inf) if iteration == 3 else x,
+                    *rest)  # fmt: skip
+
+    monkeypatch.setattr(trainer, "train_step", diverging_at_3)
     with pytest.raises(
         TrainingError, match=r"loss '\w+' became (nan|inf).*last good checkpoint.*iteration 2"
     ):
-        train(
-            config,
-            Dataset("toy", train_set.classes, videos),
-            tmp_path,
-            validation=None,
-            progress=False,
-        )
+        train(config, train_set, tmp_path, validation=None, progress=False)
     assert state(tmp_path / "checkpoints/last.pt")["iteration"] == 2
 
 
@@ -240,3 +247,98 @@ def test_train_splits_validation_itself_as_wtal_train_does_and_records_the_confi
     none = train(config, train_set, tmp_path / "none", validation=None, progress=False)
     assert none.selection == "last"
     assert json.loads((tmp_path / "none" / "training.json").read_text())["train_videos"] == 16
+
+
+#: What Snakemake deletes before it reruns the workflow's train job (the rule's outputs).
+RULE_OUTPUTS = ("training.json", "checkpoints/selected.pt", "checkpoints/untrained.pt")
+#: ... and the others (last.pt holds equal values, not always equal bytes: a resumed run's
+#: strings pickle without the memo sharing of a fresh run's).
+OUTPUTS = (*RULE_OUTPUTS, "losses.png", "metrics.jsonl")
+
+
+def contents(folder):
+    return {name: (folder / name).read_bytes() for name in OUTPUTS}
+
+
+@pytest.mark.parametrize("selection", ["validation", "last"])
+def test_a_finished_run_rerun_without_its_outputs_writes_them_again_identically(
+    data, tmp_path, selection
+):
+    """A forced or repeated train job: Snakemake deletes the rule's outputs, then reruns
+    `wtal train --restart-on-change` under the same settings and data. Resuming from the
+    finished last.pt wrote no untrained.pt (MissingOutputException), and the selected
+    checkpoint was best.pt, which Snakemake had deleted with no way to make it again."""
+    train_set, validation = data
+    config = toy_config(training={"selection": selection})
+    validation = validation if selection == "validation" else None
+    first = train(config, train_set, tmp_path, validation=validation, progress=False)
+    assert first.selected == tmp_path / "checkpoints" / "selected.pt"
+    before = contents(tmp_path)
+    for name in RULE_OUTPUTS:
+        (tmp_path / name).unlink()
+    again = train(
+        config, train_set, tmp_path, validation=validation, progress=False,
+        on_config_change="restart",
+    )  # fmt: skip
+    assert again.selected == first.selected
+    assert contents(tmp_path) == before
+
+
+def test_a_run_killed_mid_way_and_resumed_without_its_outputs_equals_an_uninterrupted_one(
+    data, tmp_path
+):
+    train_set, validation = data
+    config = toy_config(training={"iterations": 6, "checkpoint_every": 2})
+    train(config, train_set, tmp_path / "whole", validation=validation, progress=False)
+    resumed = tmp_path / "resumed"
+    train(config, train_set, resumed, validation=validation, progress=False, stop_after=3)
+    (resumed / "checkpoints" / "untrained.pt").unlink()  # Snakemake deletes it before a rerun
+    train(config, train_set, resumed, validation=validation, progress=False)
+    assert contents(resumed) == contents(tmp_path / "whole")
+    assert (resumed / "checkpoints" / "best.pt").read_bytes() == (
+        tmp_path / "whole" / "checkpoints" / "best.pt"
+    ).read_bytes()
+
+
+def test_a_run_on_other_data_is_not_resumed(data, tmp_path):
+    """A replaced video (its features remade) must not resume the run trained on the old
+    one: the report would describe a model trained on the old video."""
+    train_set, validation = data
+    config = toy_config()
+    train(config, train_set, tmp_path, validation=validation, progress=False)
+    video = train_set.videos[3]
+    changed = replace(
+        train_set,
+        videos=(*train_set.videos[:3], replace(video, features=video.features + 0.5),
+                *train_set.videos[4:]),
+    )  # fmt: skip
+    with pytest.raises(TrainingError, match="the training data changed"):
+        train(config, changed, tmp_path, validation=validation, progress=False)
+    with pytest.warns(UserWarning, match="the training data changed.*starting afresh"):
+        train(config, changed, tmp_path, validation=validation, progress=False,
+              on_config_change="restart")  # fmt: skip
+    fresh = tmp_path / "fresh"
+    train(config, changed, fresh, validation=validation, progress=False)
+    assert contents(tmp_path) == contents(fresh)
+    summary = json.loads((tmp_path / "training.json").read_text())
+    assert len(summary["data_digest"]) == 64
+
+
+def test_two_runs_cannot_write_one_folder_at_once(data, tmp_path):
+
+    train_set, validation = data
+    holder = subprocess.Popen(
+        [sys.executable, "-c",
+         "import sys, time; from wtal.utils.files import exclusive_lock\n"
+         f"with exclusive_lock({str(tmp_path / '.lock')!r}, 'x'):\n"
+         "    print('held', flush=True); time.sleep(60)"],
+        stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        with pytest.raises(BusyError, match=rf"{tmp_path}: another wtal run \(pid {holder.pid}\)"):
+            train(toy_config(), train_set, tmp_path, validation=validation, progress=False)
+    finally:
+        holder.kill()
+        holder.wait()
+    assert not (tmp_path / "checkpoints").exists()
