@@ -51,6 +51,35 @@ def ensure_environment() -> None:
     STAMP.write_text(wanted + "\n")
 
 
+# Snakemake reads --configfile files itself, with a YAML reader that expands aliases, before
+# the workflow's own bounded reader sees them: they are read here first (an alias bomb would
+# otherwise take Snakemake's memory; wtal.config.read_yaml_file refuses it in one line).
+CHECK_CONFIGFILES = """
+import sys
+from wtal.config import read_yaml_file
+from wtal.errors import WtalError
+for path in sys.argv[1:]:
+    try:
+        read_yaml_file(path)
+    except WtalError as exc:
+        sys.exit(f"error: {exc}")
+"""
+
+
+def configfiles(arguments: list[str]) -> list[str]:
+    """The files named by ``--configfile``/``--configfiles`` among Snakemake's arguments."""
+    files, taking = [], False
+    for argument in arguments:
+        if argument.startswith("-"):
+            name, equals, value = argument.partition("=")
+            taking = name in ("--configfile", "--configfiles") and not equals
+            if name in ("--configfile", "--configfiles") and equals:
+                files.append(value)  # argparse takes one value after "="
+        elif taking:
+            files.append(argument)
+    return files
+
+
 def main(argv: list[str]) -> int:
     if not argv or argv[0] not in {"run", "test"}:
         print(__doc__)
@@ -58,6 +87,12 @@ def main(argv: list[str]) -> int:
     ensure_environment()
     env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"}
     if argv[0] == "run":
+        files = configfiles(argv[1:])
+        if (
+            files
+            and subprocess.run([str(BIN / "python"), "-c", CHECK_CONFIGFILES, *files]).returncode
+        ):
+            return 1
         command = [BIN / "snakemake", "--cores", "2", *(argv[1:] or ["all"])]
         return subprocess.run([str(c) for c in command], cwd=ROOT, env=env).returncode
     for lint in (["ruff", "check", "."], ["ruff", "format", "--check", "."]):

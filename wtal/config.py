@@ -7,6 +7,10 @@ A file may extend others: ``base: thumos14.yaml`` (or a list, applied in order, 
 winning), relative to the file's folder. Each file's relative paths are resolved beside it,
 the layers are merged (mappings key by key; lists, scalars and null replace) and the schema
 validates the merged result, which holds no ``base`` key.
+
+Every YAML the project reads (config files, sheets, ``--set`` values) goes through
+:func:`parse_yaml`, which refuses alias bombs, recursive aliases and runaway nesting before
+building anything; messages quote values as short excerpts, so an error stays one line.
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ from __future__ import annotations
 import copy
 import difflib
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
@@ -24,7 +28,7 @@ import jsonschema
 import yaml
 
 from wtal.config_paths import relative_to, resolve_paths
-from wtal.errors import ConfigError
+from wtal.errors import EXCERPT, ConfigError, excerpt, quoted
 
 #: The top-level key naming the file(s) a config file extends.
 BASE_KEY = "base"
@@ -32,15 +36,244 @@ BASE_KEY = "base"
 #: Which file set each key (a leaf, or a whole replaced value), by key path.
 Origins = dict[tuple[str, ...], str]
 
+#: The most values (mappings, lists and scalars, keys included) one YAML document may hold
+#: once its aliases are expanded. PyYAML shares an alias's value, but validating, merging,
+#: copying and printing a config expand it: a 400-byte "billion laughs" expands to 10^9
+#: values and more. The largest shipped file (experiments/table8.yaml) holds 316 values, the
+#: config schema 1,200; 100,000 leaves 300 times that for legitimate anchors, and a document
+#: of 100,000 values (a 7,000-run sheet) is read and checked in about 5 s and 100 MB.
+MAX_YAML_VALUES = 100_000
+
+#: The most characters of text aliases may repeat (beyond the text written once): a path or
+#: a template repeated by a few aliases is some kB; a bomb may instead repeat one long string.
+MAX_ALIASED_CHARS = 1_000_000
+
+#: The deepest nesting: a config nests 5 levels; merging, copying and validating recurse at
+#: every level, and Python stops at 1,000 frames (a few hundred levels).
+MAX_YAML_DEPTH = 100
+
+#: The most characters of one problem in a message (a schema message quotes one excerpt).
+PROBLEM = 240
+
+#: The most problems one message lists.
+MAX_PROBLEMS = 10
+
+#: The most characters of a path that a message quotes: a real path is never cut (Linux's
+#: PATH_MAX), a path built from a 10 MB string is.
+PATH_MAX = 4096
+
+
+def _listing(problems: list[str]) -> str:
+    """The first :data:`MAX_PROBLEMS` problems, then how many more."""
+    shown = problems[:MAX_PROBLEMS]
+    if len(problems) > MAX_PROBLEMS:
+        shown.append(f"and {len(problems) - MAX_PROBLEMS:,} more problems")
+    return "; ".join(shown)
+
+
+class _Loader(yaml.SafeLoader):
+    """``yaml.SafeLoader`` noting the name of each anchored node (the composed graph forgets
+    it) for the message about a recursive alias."""
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self.anchor_names: dict[int, str] = {}
+
+    def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node:
+        event = self.peek_event()
+        node = super().compose_node(parent, index)
+        if getattr(event, "anchor", None) is not None:
+            self.anchor_names.setdefault(id(node), event.anchor)
+        return node
+
+
+def _node_parts(node: yaml.Node) -> Sequence[yaml.Node]:
+    if isinstance(node, yaml.SequenceNode):
+        return node.value
+    if isinstance(node, yaml.MappingNode):
+        return [part for pair in node.value for part in pair]
+    return ()
+
+
+def _node_text(node: yaml.Node) -> int:
+    return len(node.value) if isinstance(node, yaml.ScalarNode) else 0
+
+
+def _value_parts(value: Any) -> Sequence[Any]:
+    if isinstance(value, dict):
+        return [part for pair in value.items() for part in pair]
+    return value if isinstance(value, (list, tuple)) else ()
+
+
+def _value_text(value: Any) -> int:
+    return len(value) if isinstance(value, str) else 0
+
+
+@dataclass
+class _Frame:
+    """A node being measured: its parts, the next one to add, and its totals so far."""
+
+    node: Any
+    parts: Sequence[Any]
+    text: int
+    next: int = 0
+    values: int = 1
+    depth: int = 1
+
+    def add(self, values: int, text: int, depth: int) -> None:
+        self.values = min(self.values + values, MAX_YAML_VALUES + 1)  # (keeps numbers small)
+        self.text += text
+        self.depth = max(self.depth, depth + 1)
+
+
+def _expansion_problem(
+    root: Any,
+    parts: Callable[[Any], Sequence[Any]],
+    text: Callable[[Any], int],
+    anchor: Callable[[Any], str | None] = lambda node: None,
+) -> str | None:
+    """What is wrong with the tree that the graph under ``root`` expands to, or None.
+
+    Linear in the graph, not the tree: each node is measured once (by id), and an alias
+    adds its node's totals wherever it repeats it; a node met again inside itself is a
+    recursive alias. Iterative: a deep graph cannot exhaust Python's stack."""
+    done: dict[int, tuple[int, int, int]] = {}  # id -> (values, text, depth) expanded
+    inside = {id(root)}
+    written = text(root)  # the text of each distinct scalar, once
+    stack = [_Frame(root, parts(root), written)]
+    while stack:
+        frame = stack[-1]
+        if frame.next == len(frame.parts):
+            stack.pop()
+            inside.discard(id(frame.node))
+            done[id(frame.node)] = (frame.values, frame.text, frame.depth)
+            if stack:
+                stack[-1].add(frame.values, frame.text, frame.depth)
+            continue
+        part = frame.parts[frame.next]
+        frame.next += 1
+        if id(part) in done:
+            frame.add(*done[id(part)])
+        elif id(part) in inside:
+            name = anchor(part)
+            return f"recursive YAML alias &{name}" if name else "recursive YAML alias"
+        else:
+            below, length = parts(part), text(part)
+            written += length
+            if below:
+                inside.add(id(part))
+                stack.append(_Frame(part, below, length))
+            else:  # a scalar (or an empty list or mapping): nothing to go into
+                done[id(part)] = (1, length, 1)
+                frame.add(1, length, 1)
+    values, total, depth = done[id(root)]
+    return _verdict(values, len(done), total - written, depth)
+
+
+def _verdict(values: int, distinct: int, repeated: int, depth: int) -> str | None:
+    """The problem with a document of ``values`` values once expanded (``distinct`` as
+    written), aliases repeating ``repeated`` characters, nested ``depth`` levels."""
+    if values > MAX_YAML_VALUES:
+        if distinct > MAX_YAML_VALUES:
+            return f"holds more than {MAX_YAML_VALUES:,} values"
+        return f"YAML aliases expand to more than {MAX_YAML_VALUES:,} values (an alias bomb?)"
+    if repeated > MAX_ALIASED_CHARS:
+        return (
+            f"YAML aliases repeat more than {MAX_ALIASED_CHARS:,} characters of text "
+            "(an alias bomb?)"
+        )
+    if depth > MAX_YAML_DEPTH:
+        return f"YAML nested more than {MAX_YAML_DEPTH} levels deep"
+    return None
+
+
+def parse_yaml(text: str, source: str | os.PathLike[str]) -> Any:
+    """``text`` read as ``yaml.safe_load`` reads it, but measured before anything is built
+    from it: an alias bomb, a recursive alias or nesting too deep is a ConfigError naming
+    ``source``. Every YAML the project reads goes through here. A syntax error raises
+    ``yaml.YAMLError``."""
+    loader = _Loader(text)
+    try:
+        try:
+            node = loader.get_single_node()
+        except RecursionError:  # PyYAML composes recursively
+            raise ConfigError(
+                source, f"YAML nested more than {MAX_YAML_DEPTH} levels deep"
+            ) from None
+        if node is None:
+            return None
+        names = loader.anchor_names
+        problem = _expansion_problem(node, _node_parts, _node_text, lambda n: names.get(id(n)))
+        if problem:
+            raise ConfigError(source, problem)
+        return loader.construct_document(node)
+    finally:
+        loader.dispose()
+
+
+def check_values(value: Any, source: str) -> None:
+    """Refuse (ConfigError naming ``source``) a value that another YAML reader built (Snakemake's
+    ``--config``), as :func:`parse_yaml` refuses a document."""
+    problem = _expansion_problem(value, _value_parts, _value_text)
+    if problem:
+        raise ConfigError(source, problem)
+
+
+def _yaml_problem(exc: yaml.YAMLError) -> str:
+    """A YAML error in one line: what the parser found and where (its own text spans lines
+    and quotes the line at fault)."""
+    if not isinstance(exc, yaml.MarkedYAMLError):
+        return excerpt(" ".join(str(exc).split()), PROBLEM)
+    what = "; ".join(excerpt(part, PROBLEM) for part in (exc.context, exc.problem) if part)
+    mark = exc.problem_mark or exc.context_mark
+    return what + (f" at line {mark.line + 1}, column {mark.column + 1}" if mark else "")
+
+
+def read_yaml_file(path: str | os.PathLike[str], what: str = "config file") -> Any:
+    """A YAML file (``what``: what it should be, for messages) read by :func:`parse_yaml`;
+    a file missing, a folder, unreadable, not UTF-8 or not YAML is a ConfigError naming it."""
+    file = Path(path)
+    try:
+        text = file.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(file, f"{what} not found") from None
+    except IsADirectoryError:
+        raise ConfigError(file, f"is a folder, not {_a(what)}") from None
+    except UnicodeDecodeError as exc:
+        byte = exc.object[exc.start]
+        raise ConfigError(
+            file, f"not UTF-8 text (byte 0x{byte:02x} at offset {exc.start}); save it as UTF-8"
+        ) from None
+    except OSError as exc:
+        raise ConfigError(file, f"cannot be read ({exc.strerror or exc})") from None
+    try:
+        return parse_yaml(text, file)
+    except yaml.YAMLError as exc:
+        raise ConfigError(file, f"not valid YAML ({_yaml_problem(exc)})") from None
+
+
+def _a(noun: str) -> str:
+    return f"{'an' if noun[:1] in 'aeiou' else 'a'} {noun}"
+
 
 def load_schema(name: str = "config") -> dict[str, Any]:
     """A schema shipped with the package (``wtal/schemas/<name>.schema.yaml``)."""
     text = resources.files("wtal").joinpath(f"schemas/{name}.schema.yaml").read_text("utf-8")
-    return yaml.safe_load(text)
+    return parse_yaml(text, f"wtal/schemas/{name}.schema.yaml")
 
 
 def _key_path(path: Any) -> str:
-    return ".".join(str(p) for p in path) or "<top level>"
+    return excerpt(".".join(str(p) for p in path)) or "<top level>"
+
+
+def _schema_message(error: jsonschema.ValidationError) -> str:
+    """The schema's message, the value it quotes (``repr``: a 10 MB string, a list of
+    100,000 values) cut to an excerpt."""
+    message = error.message
+    quoted = repr(error.instance)
+    if len(quoted) > EXCERPT:
+        message = message.replace(quoted, excerpt(quoted), 1)
+    return excerpt(message, PROBLEM)
 
 
 def _problems(error: jsonschema.ValidationError) -> list[tuple[tuple[str, ...], str]]:
@@ -50,16 +283,16 @@ def _problems(error: jsonschema.ValidationError) -> list[tuple[tuple[str, ...], 
     if error.validator == "additionalProperties":
         known = list(error.schema.get("properties", {}))
         parts = []
-        for key in (k for k in error.instance if k not in known):
-            full = f"{where}.{key}" if path else key
-            close = difflib.get_close_matches(key, known, n=1)
+        for key in (str(k) for k in error.instance if k not in known):
+            full = excerpt(f"{where}.{key}" if path else key)
+            close = difflib.get_close_matches(key, known, n=1) if len(key) <= EXCERPT else []
             hint = f" (did you mean '{close[0]}'?)" if close else f" (known: {', '.join(known)})"
-            parts.append(((*path, str(key)), f"unknown key '{full}'{hint}"))
+            parts.append(((*path, key), f"unknown key '{full}'{hint}"))
         return parts
     if error.validator == "required":
         missing = [k for k in error.validator_value if k not in error.instance]
-        return [((*path, str(missing[0]) if missing else ""), f"{where}: {error.message}")]
-    return [(path, f"key '{where}': {error.message}")]
+        return [((*path, str(missing[0]) if missing else ""), f"{where}: {_schema_message(error)}")]
+    return [(path, f"key '{where}': {_schema_message(error)}")]
 
 
 def _set_by(overrides: dict[str, Any] | None, keys: tuple[str, ...]) -> bool:
@@ -99,7 +332,7 @@ def _blame(
     for error in errors:
         for keys, message in _problems(error):
             if _set_by(overrides, keys):
-                on_line.append(f"--set {'.'.join(keys)}=...: {message}")
+                on_line.append(f"--set {_key_path(keys)}=...: {message}")
                 continue
             origin = _origin(origins or {}, keys)
             if len(layers) > 1 and origin is not None and origin != os.fspath(source):
@@ -107,9 +340,9 @@ def _blame(
             in_file.append(message)
     if in_file:
         merged = f" [merged from {' + '.join(layers)}]" if len(layers) > 1 else ""
-        return ConfigError(source, "; ".join(in_file + on_line) + merged)
+        return ConfigError(source, _listing(in_file + on_line) + merged)
     first, _, problem = on_line[0].partition(": ")
-    return ConfigError(first, "; ".join([problem, *on_line[1:]]))
+    return ConfigError(first, _listing([problem, *on_line[1:]]))
 
 
 def _fill_defaults(schema: dict[str, Any], data: Any) -> Any:
@@ -161,19 +394,7 @@ def read_config_file(
 ) -> dict[str, Any]:
     """One YAML config file as written, its relative paths resolved beside it (unvalidated)."""
     file = Path(path)
-    try:
-        data = yaml.safe_load(file.read_text(encoding="utf-8")) or {}
-    except FileNotFoundError:
-        raise ConfigError(file, "config file not found") from None
-    except IsADirectoryError:
-        raise ConfigError(file, "is a folder, not a config file") from None
-    except UnicodeDecodeError as exc:
-        byte = exc.object[exc.start]
-        raise ConfigError(
-            file, f"not UTF-8 text (byte 0x{byte:02x} at offset {exc.start}); save it as UTF-8"
-        ) from None
-    except yaml.YAMLError as exc:
-        raise ConfigError(file, f"not valid YAML ({exc})") from None
+    data = read_yaml_file(file) or {}
     if not isinstance(data, dict):
         raise ConfigError(file, f"must hold sections (a mapping), not a {type(data).__name__}")
     return resolve_paths(data, file.parent, schema or load_schema())
@@ -207,7 +428,8 @@ def _bases(data: dict[str, Any], file: str) -> list[str]:
     items = value if isinstance(value, list) else [value]
     if not all(isinstance(item, str) and item.strip() for item in items):
         raise ConfigError(
-            file, f"{BASE_KEY} must be a config file's path or a list of paths, not {value!r}"
+            file,
+            f"{BASE_KEY} must be a config file's path or a list of paths, not {quoted(value)}",
         )
     return items
 
@@ -231,7 +453,8 @@ def _layer_files(
             target = os.path.normpath(os.path.join(os.path.dirname(file), target))
         if not os.path.isfile(target):
             why = "is a folder, not a config file" if os.path.isdir(target) else "not found"
-            raise ConfigError(file, f"{BASE_KEY} {written!r}: {target} {why}")
+            shown = f"{quoted(written)}: {excerpt(target, PATH_MAX)}"
+            raise ConfigError(file, f"{BASE_KEY} {shown} {why}")
         layers += _layer_files(target, spec, (*chain, (real, file)))
     return [*layers, (file, data)]
 
@@ -337,6 +560,8 @@ def _workflow_layers(
     data = layers.data
     if command_line:
         _command_line(command_line, f"--config {BASE_KEY}=...")
+        for key, value in command_line.items():
+            check_values(value, f"--config {excerpt(str(key))}=...")
         data = merge(data, resolve_paths(dict(command_line), workdir, spec))
     return relative_to(data, workdir, spec), layers
 
@@ -391,9 +616,9 @@ def parse_assignments(items: list[str]) -> dict[str, Any]:
         key, sep, text = item.partition("=")
         parts = key.strip().split(".")
         if not sep or not all(parts):
-            raise ValueError(f"expected KEY.PATH=VALUE, got {item!r}")
+            raise ValueError(f"expected KEY.PATH=VALUE, got {quoted(item)}")
         try:
-            value = yaml.safe_load(text) if text.strip() else ""
+            value = parse_yaml(text, f"--set {excerpt(key.strip())}=...") if text.strip() else ""
         except yaml.YAMLError:
             value = text
         if isinstance(value, str) and _looks_numeric(value):
@@ -402,7 +627,9 @@ def parse_assignments(items: list[str]) -> dict[str, Any]:
         for part in parts[:-1]:
             node = node.setdefault(part, {})
             if not isinstance(node, dict):
-                raise ValueError(f"{item!r} sets a key inside {part!r}, which is already a value")
+                raise ValueError(
+                    f"{quoted(item)} sets a key inside {quoted(part)}, which is already a value"
+                )
         node[parts[-1]] = value
     return out
 

@@ -9,10 +9,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from wtal.config import load_config, merge, validate_config
-from wtal.errors import ConfigError
+from wtal.config import (
+    MAX_PROBLEMS,
+    PATH_MAX,
+    PROBLEM,
+    load_config,
+    merge,
+    read_yaml_file,
+    validate_config,
+)
+from wtal.errors import ConfigError, excerpt, quoted
 
 
 @dataclass(frozen=True)
@@ -39,7 +45,8 @@ class Sheet:
         for run in self.runs:
             if run.name == name:
                 return run
-        raise ConfigError(self.path, f"no run named {name!r} (runs: {self.names()})")
+        runs = excerpt(self.names(), PROBLEM)
+        raise ConfigError(self.path, f"no run named {quoted(name)} (runs: {runs})")
 
     def names(self) -> str:
         return ", ".join(r.name for r in self.runs)
@@ -48,20 +55,18 @@ class Sheet:
 def load_sheet(path: str | os.PathLike[str]) -> Sheet:
     """Read and check a sheet; its config path is resolved beside it and must exist."""
     file = Path(path)
-    try:
-        data = yaml.safe_load(file.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigError(file, "experiment sheet not found") from None
-    except yaml.YAMLError as exc:
-        raise ConfigError(file, f"not valid YAML ({exc})") from None
+    data = read_yaml_file(file, "experiment sheet")
     sheet = validate_config(data, file, schema="sheet")
     names = [r["name"] for r in sheet["runs"]]
     repeated = sorted({n for n in names if names.count(n) > 1})
     if repeated:
-        raise ConfigError(file, f"run names must be unique: {', '.join(repeated)} repeated")
+        shown = ", ".join(excerpt(name) for name in repeated[:MAX_PROBLEMS])
+        more = f" and {len(repeated) - MAX_PROBLEMS:,} more" if len(repeated) > MAX_PROBLEMS else ""
+        raise ConfigError(file, f"run names must be unique: {shown}{more} repeated")
     config = (file.parent / sheet["config"]).resolve()
     if not config.is_file():
-        raise ConfigError(file, f"config: {sheet['config']!r}: {config} not found")
+        written = quoted(sheet["config"])
+        raise ConfigError(file, f"config: {written}: {excerpt(str(config), PATH_MAX)} not found")
     runs = tuple(
         SheetRun(r["name"], r.get("label", r["name"]), r.get("set", {}), r.get("paper"))
         for r in sheet["runs"]
@@ -89,4 +94,4 @@ def run_config(sheet: Sheet, run: str, seed: int) -> dict[str, Any]:
     except ConfigError as exc:
         # load_config names the overrides as the command line's --set; here the sheet set them.
         problem = str(exc).replace("--set ", "set: ")
-        raise ConfigError(sheet.path, f"run {run!r}: {problem}") from None
+        raise ConfigError(sheet.path, f"run {quoted(run)}: {problem}") from None

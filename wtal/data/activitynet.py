@@ -35,9 +35,9 @@ from wtal.data.checks import (
 )
 from wtal.data.dataset import DataQuirk, Dataset, VideoRecord
 from wtal.data.timing import I3D_25FPS, FeatureTiming
-from wtal.errors import InputFileError
+from wtal.errors import InputFileError, quoted
 from wtal.utils.files import read_json, write_json
-from wtal.utils.ids import check_video_id, excerpt
+from wtal.utils.ids import check_video_id
 
 
 def load_video_features(features_dir: str | os.PathLike[str], video_id: str) -> np.ndarray | None:
@@ -141,7 +141,7 @@ def dataset_from_activitynet(
             isinstance(label, str) for label in video_labels
         ):
             raise InputFileError(
-                path, f"{where}/labels: {excerpt(video_labels)} is not a list of strings"
+                path, f"{where}/labels: {quoted(video_labels)} is not a list of strings"
             )
         seen_labels.update(instance_labels, video_labels)
         ambiguous = np.asarray(entry.get("ambiguous", []), dtype=np.float64).reshape(-1, 2)

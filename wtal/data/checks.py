@@ -11,8 +11,7 @@ import numpy as np
 
 from wtal.data.dataset import DataQuirk, VideoRecord
 from wtal.data.timing import I3D_25FPS, FeatureTiming
-from wtal.errors import InputFileError
-from wtal.utils.ids import excerpt
+from wtal.errors import InputFileError, quoted
 
 #: Rows of a feature array tested for NaN/inf at a time (2048 float32 channels: 32 MiB), so a
 #: memory-mapped file is read once in pieces and never copied whole.
@@ -28,7 +27,7 @@ def json_number(path: str | os.PathLike[str], where: str, value: Any) -> float:
     """A JSON number as a float; anything else (a string, a boolean, null, an integer too
     large for a float) is an error naming ``path`` and ``where``."""
     if isinstance(value, bool) or not isinstance(value, int | float):
-        raise InputFileError(path, f"{where}: {excerpt(value)} is not a number")
+        raise InputFileError(path, f"{where}: {quoted(value)} is not a number")
     try:
         return float(value)
     except OverflowError:
@@ -54,9 +53,9 @@ def json_instances(
             raise InputFileError(path, f"{at}: each needs 'segment' [s, e] and 'label'")
         segment, label = entry["segment"], entry["label"]
         if not isinstance(label, str):
-            raise InputFileError(path, f"{at}: label {excerpt(label)} is not a string")
+            raise InputFileError(path, f"{at}: label {quoted(label)} is not a string")
         if not isinstance(segment, list) or len(segment) != 2:
-            raise InputFileError(path, f"{at}: segment {excerpt(segment)} is not [s, e]")
+            raise InputFileError(path, f"{at}: segment {quoted(segment)} is not [s, e]")
         segments[index] = [json_number(path, f"{at}/segment", v) for v in segment]
         labels.append(label)
     return segments, labels

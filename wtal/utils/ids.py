@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import os
 
-from wtal.errors import InputFileError
+from wtal.errors import InputFileError, quoted
 
 #: Folder and file names are at most 255 bytes on common file systems; the longest suffix
 #: added to an id is ``.identity.json`` / ``.partial.json``.
@@ -15,28 +15,22 @@ MAX_ID_BYTES = 200
 _FORBIDDEN = {"/": "a slash", "\\": "a backslash", "{": "a brace", "}": "a brace"}
 
 
-def excerpt(value: object, limit: int = 60) -> str:
-    """``repr(value)`` cut to ``limit`` characters (a message never quotes a whole value)."""
-    text = repr(value)
-    return text if len(text) <= limit else text[: limit - 3] + "..."
-
-
 def video_id_problem(video_id: object) -> str | None:
     """Why ``video_id`` cannot be a video id, or None when it can."""
     if not isinstance(video_id, str):
-        return f"video id {excerpt(video_id)} is not a string"
+        return f"video id {quoted(video_id)} is not a string"
     if video_id in ("", ".", ".."):
         return f"video id {video_id!r} cannot name a file"
     for character in video_id:
         if character in _FORBIDDEN:
             return (
-                f"video id {excerpt(video_id)} holds {_FORBIDDEN[character]} ({character!r}); "
+                f"video id {quoted(video_id)} holds {_FORBIDDEN[character]} ({character!r}); "
                 "ids name files and folders"
             )
         if ord(character) < 32 or ord(character) == 127:
-            return f"video id {excerpt(video_id)} holds a control character"
+            return f"video id {quoted(video_id)} holds a control character"
     if len(video_id.encode("utf-8", "surrogatepass")) > MAX_ID_BYTES:
-        return f"video id {excerpt(video_id)} is longer than {MAX_ID_BYTES} bytes"
+        return f"video id {quoted(video_id)} is longer than {MAX_ID_BYTES} bytes"
     return None
 
 
