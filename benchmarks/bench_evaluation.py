@@ -2,13 +2,20 @@
 """Benchmark: the evaluator on 100,000 predictions over the 212 THUMOS14 test videos.
 
     python benchmarks/bench_evaluation.py [--predictions 100000] [--repeats 5]
+    python benchmarks/bench_evaluation.py --memory 1000000 4000000 [--before-tree DIR]
 
 Prints medians of several runs for (a) the core (matching + AP, 7 thresholds), (b) the whole
 command path (JSON parsing + validation + evaluation), against the target of 1 s, and (c) the
 baseline in the same run: a per-row loop implementation of the official algorithm
 (``tests/wtal/evaluation/reference.py``) and the vectorised evaluator on the same 4,000
 predictions (the official evaluator's pandas row loops take about 2 s there).
-"""
+
+``--memory ROWS...`` measures ``wtal evaluate`` itself on compact predictions files of ROWS
+rows (about 70 bytes a row, rounded numbers as a localizer writes them), each run a fresh
+process: peak RSS (``ru_maxrss``) and wall time, medians of ``--repeats``, and the cost per
+row. ``--before-tree DIR`` (a copy of the code before, e.g. ``git archive REV wtal extract |
+tar -x -C DIR``) runs DIR's ``wtal`` on the same files, in turns with today's, and checks that both
+write the same metrics."""
 
 from __future__ import annotations
 
@@ -16,6 +23,9 @@ import argparse
 import json
 import os
 import platform
+import site
+import statistics
+import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -98,13 +108,128 @@ def localizer_output(gt: dict, total: int, seed: int = 0) -> dict:
     return {"results": results}
 
 
+def write_predictions(path: Path, gt: dict, total: int, seed: int = 0) -> None:
+    """``total`` predictions like ``localizer_output``'s (70% jittered instances, the rest
+    background), rounded (2 decimals for seconds, 4 for scores) and written video by video,
+    so that millions of rows never exist as Python objects here."""
+    rng = np.random.default_rng(seed)
+    db = {k: v for k, v in gt["database"].items() if v["subset"] == "test"}
+    labels = np.array(sorted({a["label"] for v in db.values() for a in v["annotations"]}))
+    per_video = rng.multinomial(total, np.full(len(db), 1 / len(db)))
+    with open(path, "w") as out:
+        out.write('{"version": "bench", "results": {')
+        for i, ((vid, video), n) in enumerate(zip(db.items(), per_video, strict=True)):
+            segments = np.array([a["segment"] for a in video["annotations"]]).reshape(-1, 2)
+            names = np.array([a["label"] for a in video["annotations"]] or ["none"])
+            near = rng.random(n) < (0.7 if len(segments) else 0.0)
+            pick = rng.integers(max(len(segments), 1), size=n)
+            s, e = segments[pick].T if len(segments) else np.zeros((2, n))
+            js, je = rng.normal(0, 0.3, size=(2, n)) * (e - s)
+            background = rng.random(n) * video["duration"]
+            start = np.where(near, np.maximum(0.0, s + js), background)
+            end = np.where(near, np.maximum(start + 0.1, e + je), start + rng.uniform(0.5, 20, n))
+            label = np.where(near, names[pick], labels[rng.integers(len(labels), size=n)])
+            rows = [
+                {"segment": [a, b], "label": c, "score": d}
+                for a, b, c, d in zip(
+                    np.round(start, 2).tolist(),
+                    np.round(end, 2).tolist(),
+                    label.tolist(),
+                    np.round(rng.random(n), 4).tolist(),
+                    strict=True,
+                )
+            ]
+            out.write(f"{',' if i else ''}{json.dumps(vid)}: {json.dumps(rows)}")
+        out.write("}}\n")
+
+
+#: Runs a command and prints its peak RSS (bytes), its wall time and its exit status.
+MEASURE = (
+    "import resource, subprocess, sys, time\n"
+    "start = time.perf_counter()\n"
+    "status = subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL).returncode\n"
+    "wall = time.perf_counter() - start\n"
+    "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024, wall, status)\n"
+)
+
+
+def measure_evaluate(tree: Path, argv: list[str], workdir: Path) -> tuple[int, float]:
+    """Peak RSS (bytes) and wall time of ``wtal evaluate ARGV`` run from the code in ``tree``:
+    ``python -S`` with ``tree`` first on the path, so an editable install cannot shadow it."""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tree), *site.getsitepackages()])}
+    command = [sys.executable, "-S", "-m", "wtal.cli", "evaluate", *argv]
+    result = subprocess.run(
+        [sys.executable, "-c", MEASURE, *command],
+        env=env,
+        cwd=workdir,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    rss, wall, status = result.stdout.split()
+    if status != "0":
+        raise SystemExit(f"wtal evaluate ({tree}) failed:\n{result.stderr}")
+    return int(rss), float(wall)
+
+
+def memory_benchmark(sizes: list[int], repeats: int, before: Path | None) -> None:
+    """Peak RSS and wall time of ``wtal evaluate`` per file size, with the cost per row."""
+    gt_data, source = thumos_ground_truth()
+    trees = {"after": ROOT} if before is None else {"before": before.resolve(), "after": ROOT}
+    print(
+        f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
+        f"Python {platform.python_version()}, numpy {np.__version__}; ground truth: {source}"
+    )
+    print("rows, file MB, code: peak RSS MB (x file), wall s (median of runs), bytes/row, us/row")
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        gt_path = work / "gt.json"
+        gt_path.write_text(json.dumps(gt_data))
+        empty = work / "empty.json"
+        empty.write_text('{"results": {}}')
+        floor = {
+            name: measure_evaluate(tree, ["--ground-truth", str(gt_path), "--predictions",
+                                          str(empty)], work)[0]
+            for name, tree in trees.items()
+        }  # fmt: skip
+        print("no predictions: " + ", ".join(f"{k} {v / 1e6:.0f} MB" for k, v in floor.items()))
+        for rows in sizes:
+            pred_path = work / "pred.json"
+            write_predictions(pred_path, gt_data, rows)
+            size = pred_path.stat().st_size
+            runs: dict[str, list[tuple[int, float]]] = {name: [] for name in trees}
+            for repeat in range(repeats):
+                for name in trees if repeat % 2 == 0 else reversed(list(trees)):
+                    argv = ["--ground-truth", str(gt_path), "--predictions", str(pred_path),
+                            "--output", str(work / f"{name}.json")]  # fmt: skip
+                    runs[name].append(measure_evaluate(trees[name], argv, work))
+            for name, found in runs.items():
+                rss = statistics.median(r for r, _ in found)
+                wall = statistics.median(w for _, w in found)
+                print(
+                    f"{rows:,}, {size / 1e6:.0f} MB, {name}: {rss / 1e6:,.0f} MB "
+                    f"({rss / size:.2f}x), {wall:.1f} s (runs: "
+                    f"{', '.join(f'{w:.1f}' for _, w in found)}), "
+                    f"{(rss - floor[name]) / rows:.0f} B/row, {1e6 * wall / rows:.1f} us/row"
+                )
+            if before is not None:
+                same = (work / "before.json").read_bytes() == (work / "after.json").read_bytes()
+                print(f"  metrics files byte-identical: {same}")
+            pred_path.unlink()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--predictions", type=int, default=100_000)
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--memory", type=int, nargs="+", metavar="ROWS")
+    parser.add_argument("--before-tree", type=Path, metavar="DIR")
     args = parser.parse_args()
+    if args.memory:
+        memory_benchmark(args.memory, args.repeats, args.before_tree)
+        return
 
     gt_data, source = thumos_ground_truth()
     pred_data = localizer_output(gt_data, args.predictions)

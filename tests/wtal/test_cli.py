@@ -220,3 +220,64 @@ def test_an_ambiguous_file_that_is_not_utf8_or_is_a_folder_is_named(tmp_path):
         )
         assert result.returncode == 1 and "Traceback" not in result.stderr
         assert f"{bad}: {problem}" in result.stderr, result.stderr
+
+
+def one_line_error(result: subprocess.CompletedProcess) -> str:
+    """The command failed with exit 1 and a single line on stderr (no traceback)."""
+    assert result.returncode == 1, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in result.stderr, result.stderr
+    return lines[0]
+
+
+def test_evaluate_a_huge_integer_score_is_one_line_naming_the_entry(tmp_path):
+    gt, pred = gt_and_predictions(tmp_path)
+    data = json.loads(pred.read_text())
+    data["results"]["v1"][1]["score"] = 10**400
+    pred.write_text(json.dumps(data))
+    result = run_cli("evaluate", "--ground-truth", str(gt), "--predictions", str(pred))
+    line = one_line_error(result)
+    assert line == (
+        f"wtal evaluate: error: {pred}: results/v1/1: score is an integer of 401 digits, "
+        "too large for a float"
+    )
+
+
+def test_evaluate_caps_the_number_of_thresholds_naming_the_option(tmp_path):
+    gt, pred = gt_and_predictions(tmp_path)
+    result = run_cli(
+        "evaluate", "--ground-truth", str(gt), "--predictions", str(pred), "--tiou", "0.1:0.7:1e-9"
+    )
+    line = one_line_error(result)
+    assert line.startswith("wtal evaluate: error: --tiou: bad tIoU thresholds '0.1:0.7:1e-9'")
+    assert "600,000,001 thresholds, at most 1,000" in line
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="RLIMIT_AS and /proc are Linux's")
+def test_evaluate_out_of_memory_is_one_line_naming_the_file_and_its_size(tmp_path):
+    gt, _ = gt_and_predictions(tmp_path)
+    row = {"segment": [10.0, 21.0], "label": "A", "score": 0.5}
+    pred = tmp_path / "big.json"
+    pred.write_text(json.dumps({"results": {"v1": [row] * 500_000}}))  # 27 MB
+    # Address space limited to what the interpreter holds now plus 16 MB: reading fails.
+    script = (
+        "import resource, sys\n"
+        "import wtal.evaluation, wtal.utils.files\n"
+        "from wtal.cli import main\n"
+        "status = open('/proc/self/status').read().split('VmSize:')[1].split()[0]\n"
+        "limit = int(status) * 1024 + 16 * 2**20\n"
+        "hard = resource.getrlimit(resource.RLIMIT_AS)[1]\n"
+        "resource.setrlimit(resource.RLIMIT_AS, (limit, hard))\n"
+        "sys.exit(main(sys.argv[1:]))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script, "evaluate", "--ground-truth", str(gt), "--predictions",
+         str(pred)],
+        capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    line = one_line_error(result)
+    size = pred.stat().st_size
+    assert line.startswith(
+        f"wtal evaluate: error: {pred}: evaluation ran out of memory reading it "
+        f"(the file is {size / 1e6:.1f} MB"
+    ), line

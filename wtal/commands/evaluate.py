@@ -17,7 +17,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--tiou",
         default="0.1:0.7:0.1",
-        help="thresholds: start:stop:step or a comma list (default: 0.1:0.7:0.1, THUMOS14)",
+        help="thresholds: start:stop:step or a comma list, at most 1,000 "
+        "(default: 0.1:0.7:0.1, THUMOS14)",
     )
     p.add_argument(
         "--units",
@@ -43,6 +44,10 @@ def run(args: argparse.Namespace) -> int:
     from wtal.evaluation import evaluate_files, format_table, parse_tiou_thresholds
     from wtal.utils.files import write_json
 
+    try:
+        thresholds = parse_tiou_thresholds(args.tiou)
+    except ValueError as exc:
+        raise ValueError(f"--tiou: {exc}") from None
     with warnings.catch_warnings():
         # Every warning is also one of the metrics' notes: printed below, one line each.
         warnings.simplefilter("ignore")
@@ -50,7 +55,7 @@ def run(args: argparse.Namespace) -> int:
             args.ground_truth,
             args.predictions,
             args.subset,
-            parse_tiou_thresholds(args.tiou),
+            thresholds,
             units=args.units,
             filter_ambiguous_intervals=args.filter_ambiguous,
             ambiguous_file=args.ambiguous,

@@ -12,6 +12,7 @@ import numpy as np
 from wtal.data.dataset import DataQuirk, VideoRecord
 from wtal.data.timing import I3D_25FPS, FeatureTiming
 from wtal.errors import InputFileError, quoted
+from wtal.utils.segments import too_large_for_float
 
 #: Rows of a feature array tested for NaN/inf at a time (2048 float32 channels: 32 MiB), so a
 #: memory-mapped file is read once in pieces and never copied whole.
@@ -28,11 +29,10 @@ def json_number(path: str | os.PathLike[str], where: str, value: Any) -> float:
     large for a float) is an error naming ``path`` and ``where``."""
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise InputFileError(path, f"{where}: {quoted(value)} is not a number")
-    try:
-        return float(value)
-    except OverflowError:
-        digits = len(str(abs(value)))
-        raise InputFileError(path, f"{where}: a {digits}-digit number is too large") from None
+    problem = too_large_for_float(value)
+    if problem:
+        raise InputFileError(path, f"{where}: {problem}")
+    return float(value)
 
 
 def json_instances(

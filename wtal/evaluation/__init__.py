@@ -11,7 +11,13 @@ from wtal.evaluation.metrics import (
     format_table,
 )
 from wtal.evaluation.protocol import parse_tiou_thresholds
-from wtal.evaluation.tables import GroundTruth, Predictions, load_ground_truth, load_predictions
+from wtal.evaluation.tables import (
+    GroundTruth,
+    Predictions,
+    load_ground_truth,
+    load_predictions,
+    read_predictions,
+)
 
 __all__ = [
     "DetectionMetrics",
@@ -24,4 +30,5 @@ __all__ = [
     "load_ground_truth",
     "load_predictions",
     "parse_tiou_thresholds",
+    "read_predictions",
 ]

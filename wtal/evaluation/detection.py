@@ -67,23 +67,61 @@ def interpolated_average_precision(precision: np.ndarray, recall: np.ndarray) ->
 
 
 def _align(gt: GroundTruth, pred: Predictions) -> tuple[np.ndarray, np.ndarray]:
-    """Map prediction labels to ground-truth class indices (-1: unknown) and videos (-1)."""
+    """Ground-truth class index of each of ``pred.labels`` and ground-truth video index of
+    each of ``pred.video_ids`` (-1: absent), to index with ``pred.label`` / ``pred.video``."""
     class_index = {name: i for i, name in enumerate(gt.classes)}
     video_index = {vid: i for i, vid in enumerate(gt.video_ids)}
     label_map = np.array([class_index.get(name, -1) for name in pred.labels], dtype=np.int64)
     video_map = np.array([video_index.get(vid, -1) for vid in pred.video_ids], dtype=np.int64)
-    label = label_map[pred.label] if pred.label.size else pred.label.copy()
-    video = video_map[pred.video] if pred.video.size else pred.video.copy()
-    return label, video
+    return label_map, video_map
+
+
+def _mapped(mapping: np.ndarray, index: np.ndarray) -> np.ndarray:
+    return mapping[index] if index.size else index.copy()
+
+
+def _class_order(
+    label: np.ndarray, score: np.ndarray, n_classes: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Rows of known classes, class by class, each in the official visiting order (argsort
+    of its scores in file order, reversed), and each class's bounds in that order."""
+    kept = np.flatnonzero(label >= 0)
+    by_class = kept[np.argsort(label[kept], kind="stable")]
+    del kept
+    class_bounds = np.zeros(n_classes + 1, dtype=np.int64)
+    class_bounds[1:] = np.cumsum(np.bincount(label[by_class], minlength=n_classes))
+    order = np.empty_like(by_class)
+    for c in range(n_classes):
+        rows = by_class[class_bounds[c] : class_bounds[c + 1]]
+        order[class_bounds[c] : class_bounds[c + 1]] = rows[np.argsort(score[rows])[::-1]]
+    return order, class_bounds
+
+
+def _ground_truth_group(
+    gt_keys: np.ndarray, key: np.ndarray, known_video: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Positions of the (class, video) ``key``s that have ground truth (the video must be
+    known: -1 keys could alias), sorted by that group, and the index of each one's group."""
+    group = np.searchsorted(gt_keys, key)
+    has_gt = known_video & (group < gt_keys.size)
+    has_gt[has_gt] = gt_keys[group[has_gt]] == key[has_gt]
+    rows = np.flatnonzero(has_gt)
+    del has_gt
+    rows = rows[np.argsort(group[rows], kind="stable")]
+    return rows, group[rows]
 
 
 def match_predictions(
     gt: GroundTruth, pred: Predictions, tiou_thresholds: np.ndarray
 ) -> MatchResult:
-    """Greedy matching of every prediction at every threshold (official semantics)."""
+    """Greedy matching of every prediction at every threshold (official semantics).
+
+    Columns as long as the predictions are let go as soon as they are used: with millions of
+    predictions they, not the file, set the peak memory."""
     thresholds = np.asarray(tiou_thresholds, dtype=np.float64).reshape(-1)
     n_classes = len(gt.classes)
-    label, video = _align(gt, pred)
+    label_map, video_map = _align(gt, pred)
+    label = _mapped(label_map, pred.label)
     unknown = label < 0
     if unknown.any():
         names = sorted({pred.labels[i] for i in np.unique(pred.label[unknown])})
@@ -92,20 +130,8 @@ def match_predictions(
             f"the ground truth: {', '.join(names)}",
             stacklevel=2,
         )
-    kept = np.flatnonzero(~unknown)
-
-    # Class by class, official visiting order: argsort of the scores in file order, reversed.
-    by_class = kept[np.argsort(label[kept], kind="stable")]
-    class_bounds = np.zeros(n_classes + 1, dtype=np.int64)
-    class_bounds[1:] = np.cumsum(np.bincount(label[by_class], minlength=n_classes))
-    order = np.empty_like(by_class)
-    for c in range(n_classes):
-        rows = by_class[class_bounds[c] : class_bounds[c + 1]]
-        order[class_bounds[c] : class_bounds[c + 1]] = rows[np.argsort(pred.score[rows])[::-1]]
-
-    p_label, p_video = label[order], video[order]
-    p_start, p_end = pred.start[order], pred.end[order]
-    true_positive = np.zeros((thresholds.size, order.size), dtype=bool)
+    del unknown
+    order, class_bounds = _class_order(label, pred.score, n_classes)
     num_positives = np.bincount(gt.label, minlength=n_classes)
 
     # Ground truth grouped by (class, video), file order kept inside a group.
@@ -115,16 +141,18 @@ def match_predictions(
     gt_keys, gt_first, gt_count = np.unique(gt_key[gt_sort], return_index=True, return_counts=True)
 
     # Each prediction's ground-truth group; predictions without one stay false positives.
-    p_key = p_label * n_videos + p_video
-    group = np.searchsorted(gt_keys, p_key)
-    in_range = group < gt_keys.size
-    has_gt = (p_video >= 0) & in_range
-    has_gt[has_gt] = gt_keys[group[has_gt]] == p_key[has_gt]
-    rows = np.flatnonzero(has_gt)
+    video = _mapped(video_map, pred.video[order])
+    key = label[order] * n_videos + video
+    del label
+    known_video = video >= 0
+    del video
+    rows, row_group = _ground_truth_group(gt_keys, key, known_video)
+    del key, known_video
+    true_positive = np.zeros((thresholds.size, order.size), dtype=bool)
     if rows.size == 0:
         return MatchResult(order, class_bounds, true_positive, num_positives)
-    rows = rows[np.argsort(group[rows], kind="stable")]
-    groups, first, count = np.unique(group[rows], return_index=True, return_counts=True)
+    groups, first, count = np.unique(row_group, return_index=True, return_counts=True)
+    del row_group
     by_size = np.argsort(-count, kind="stable")
     groups, first, count = groups[by_size], first[by_size], count[by_size]
 
@@ -142,8 +170,12 @@ def match_predictions(
     for k, active in enumerate(active_at):
         w = int(width_at[active - 1])
         at = rows[first[:active] + k]
+        source = order[at]
         tiou = segment_tiou(
-            p_start[at, None], p_end[at, None], g_start[:active, :w], g_end[:active, :w]
+            pred.start[source, None],
+            pred.end[source, None],
+            g_start[:active, :w],
+            g_end[:active, :w],
         )
         eligible = (tiou >= thr) & valid[:active, :w] & ~locked[:, :active, :w]
         t_idx, a_idx = np.nonzero(eligible.any(axis=2))

@@ -30,6 +30,7 @@ import numpy as np
 from wtal.data.timing import I3D_25FPS
 from wtal.errors import InputFileError
 from wtal.evaluation.tables import GroundTruth
+from wtal.utils.segments import first_too_large, too_large_for_float
 
 
 @dataclass(frozen=True)
@@ -64,12 +65,17 @@ def foreground_from_dict(
         ):
             if isinstance(value, bool) or not isinstance(value, int | float):
                 raise InputFileError(path, f"{where}/{name}: not a number")
+            if problem := too_large_for_float(value):
+                raise InputFileError(path, f"{where}/{name}: {problem}")
             if not math.isfinite(value) or value < 0 or (name == "segment_seconds" and value == 0):
                 raise InputFileError(path, f"{where}/{name}: {value!r} is not a valid length")
         try:
             intervals = np.asarray(row["intervals"], dtype=np.float64).reshape(-1, 2)
         except (TypeError, ValueError):
             raise InputFileError(path, f"{where}/intervals: expected [[start, end], ...]") from None
+        except OverflowError:
+            problem = first_too_large(row["intervals"])
+            raise InputFileError(path, f"{where}/intervals: {problem}") from None
         if not np.isfinite(intervals).all() or (intervals[:, 1] < intervals[:, 0]).any():
             raise InputFileError(
                 path, f"{where}/intervals: an interval is not finite or ends before it starts"

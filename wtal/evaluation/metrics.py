@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import math
 import os
 import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
+from wtal.errors import WtalError
 from wtal.evaluation import classification
 from wtal.evaluation.detection import average_precision_per_class, match_predictions
 from wtal.evaluation.foreground import VideoForeground, foreground_from_dict, foreground_rates
@@ -25,7 +28,7 @@ from wtal.evaluation.tables import (
     GroundTruth,
     Predictions,
     ground_truth_from_dict,
-    predictions_from_dict,
+    read_predictions,
     video_scores_from_dict,
 )
 from wtal.utils.files import read_json
@@ -303,15 +306,18 @@ def evaluate_files(
     filter_ambiguous_intervals: bool = False,
     ambiguous_file: str | os.PathLike[str] | None = None,
 ) -> DetectionMetrics:
-    """Evaluate an ActivityNet predictions file against a ground-truth file."""
-    gt = ground_truth_from_dict(read_json(ground_truth), subset, ground_truth)
+    """Evaluate an ActivityNet predictions file against a ground-truth file.
+
+    Running out of memory is a :class:`WtalError` naming the file at work and its size."""
+    with out_of_memory(ground_truth, "reading it"):
+        gt = ground_truth_from_dict(read_json(ground_truth), subset, ground_truth)
     if ambiguous_file is not None:
         gt = dataclasses.replace(gt, ambiguous=load_ambiguous_file(ambiguous_file))
         filter_ambiguous_intervals = True
-    data = read_json(predictions)
-    pred = predictions_from_dict(data, predictions)
-    scores = video_scores_from_dict(data, predictions)
-    foreground = foreground_from_dict(data, predictions)
+    with out_of_memory(predictions, "reading it"):
+        pred, data = read_predictions(predictions)
+        scores = video_scores_from_dict(data, predictions)
+        foreground = foreground_from_dict(data, predictions)
     sources = {
         "subset": subset,
         "ground_truth": os.fspath(ground_truth),
@@ -319,13 +325,41 @@ def evaluate_files(
     }
     if ambiguous_file is not None:
         sources["ambiguous_file"] = os.fspath(ambiguous_file)
-    return evaluate_detection(
-        gt,
-        pred,
-        tiou_thresholds,
-        units=units,
-        filter_ambiguous_intervals=filter_ambiguous_intervals,
-        video_scores=scores,
-        foreground=foreground,
-        sources=sources,
-    )
+    thresholds = np.asarray(tiou_thresholds).size
+    with out_of_memory(
+        predictions, f"matching its {len(pred):,} predictions at {thresholds} tIoU thresholds"
+    ):
+        return evaluate_detection(
+            gt,
+            pred,
+            tiou_thresholds,
+            units=units,
+            filter_ambiguous_intervals=filter_ambiguous_intervals,
+            video_scores=scores,
+            foreground=foreground,
+            sources=sources,
+        )
+
+
+@contextlib.contextmanager
+def out_of_memory(path: str | os.PathLike[str], doing: str) -> Iterator[None]:
+    """Turn a MemoryError into one line naming ``path``, its size and what was being done
+    (numpy's own message, which says how much it asked for, is kept)."""
+    try:
+        yield
+    except MemoryError as exc:
+        said = f"; {exc}" if str(exc) else ""
+        raise WtalError(
+            f"{os.fspath(path)}: evaluation ran out of memory {doing} "
+            f"(the file is {_file_size(path)}{said})"
+        ) from None
+
+
+def _file_size(path: str | os.PathLike[str]) -> str:
+    try:
+        size = os.stat(path).st_size
+    except OSError:
+        return "of unknown size"
+    if size < 10**6:
+        return f"{size:,} bytes"
+    return f"{size / 1e9:.1f} GB" if size >= 10**9 else f"{size / 1e6:.1f} MB"

@@ -13,6 +13,7 @@ takes it from the predictions file, whose ``foreground`` records carry the featu
 from __future__ import annotations
 
 import dataclasses
+import math
 from typing import Literal
 
 import numpy as np
@@ -42,29 +43,60 @@ def segments_per_second_of(foreground: dict[str, VideoForeground]) -> float:
     return SEGMENTS_PER_SECOND if step == 16.0 / 25.0 else 1.0 / step
 
 
+#: The most thresholds one evaluation takes: every threshold of a 0.001 grid over (0, 1], 100x
+#: the finest published protocol (ActivityNet's 10). The matcher keeps a boolean per threshold
+#: and prediction, so a typo such as a 1e-9 step would otherwise ask for terabytes.
+MAX_TIOU_THRESHOLDS = 1000
+
+
 def parse_tiou_thresholds(spec: str) -> np.ndarray:
     """``"0.1:0.7:0.1"`` (inclusive range) or ``"0.3,0.5,0.7"`` -> sorted thresholds.
 
     Range values are rounded to 10 decimals so that 0.3 is the float of ``0.3`` and not
-    ``0.30000000000000004`` (a tIoU of exactly 3/10 must pass a 0.3 threshold).
+    ``0.30000000000000004`` (a tIoU of exactly 3/10 must pass a 0.3 threshold). A range is
+    counted before it is made: at most ``MAX_TIOU_THRESHOLDS``.
     """
     text = spec.strip()
-    try:
-        if ":" in text:
-            start, stop, step = (float(x) for x in text.split(":"))
-            if step <= 0 or stop < start:
-                raise ValueError
-            count = round((stop - start) / step) + 1
-            values = np.round(np.linspace(start, start + step * (count - 1), count), 10)
-        else:
-            values = np.array([float(x) for x in text.split(",")])
-    except ValueError:
-        raise ValueError(
-            f"bad tIoU thresholds {spec!r}: use start:stop:step (e.g. 0.1:0.7:0.1) "
-            "or a comma list (e.g. 0.3,0.5,0.7)"
-        ) from None
+    values = _tiou_range(spec, text) if ":" in text else _tiou_list(spec, text)
     if values.size == 0 or not np.all((values > 0) & (values <= 1)):
         raise ValueError(f"bad tIoU thresholds {spec!r}: each must be in (0, 1]")
+    return values
+
+
+def _tiou_usage(spec: str) -> str:
+    return (
+        f"bad tIoU thresholds {spec!r}: use start:stop:step (e.g. 0.1:0.7:0.1) "
+        "or a comma list (e.g. 0.3,0.5,0.7)"
+    )
+
+
+def _check_tiou_count(spec: str, count: int) -> None:
+    if count > MAX_TIOU_THRESHOLDS:
+        raise ValueError(
+            f"bad tIoU thresholds {spec!r}: {count:,} thresholds, at most "
+            f"{MAX_TIOU_THRESHOLDS:,} (a step of 0.001 over (0, 1] gives 1,000)"
+        )
+
+
+def _tiou_range(spec: str, text: str) -> np.ndarray:
+    try:
+        start, stop, step = (float(x) for x in text.split(":"))
+    except ValueError:
+        raise ValueError(_tiou_usage(spec)) from None
+    # A step so small that the count overflows (or a non-finite bound) is malformed too.
+    if not (step > 0 and stop >= start and math.isfinite((stop - start) / step)):
+        raise ValueError(_tiou_usage(spec))
+    count = round((stop - start) / step) + 1
+    _check_tiou_count(spec, count)
+    return np.round(np.linspace(start, start + step * (count - 1), count), 10)
+
+
+def _tiou_list(spec: str, text: str) -> np.ndarray:
+    try:
+        values = np.array([float(x) for x in text.split(",")])
+    except ValueError:
+        raise ValueError(_tiou_usage(spec)) from None
+    _check_tiou_count(spec, values.size)
     return values
 
 

@@ -4,23 +4,30 @@ The evaluator works on these tables, never on models: ground truth is
 ``{"database": {vid: {"subset", "duration", "annotations": [{"segment", "label"}]}}}`` and
 predictions are ``{"results": {vid: [{"segment", "label", "score"}]}}``. Readers check every
 entry and name the file and the entry at fault: non-finite numbers (a number too large for a
-float, such as 1e400, reads as inf) and reversed segments are refused; a segment that starts
+float, such as 1e400, reads as inf; an integer of 309 digits or more is named as too large)
+and reversed segments are refused; a segment that starts
 before 0 is kept as it is, since the official evaluator scores it so (the evaluator counts them).
 Duplicate keys are refused by :func:`wtal.utils.files.read_json`.
+
+A predictions file is read by :func:`read_predictions` one video at a time (its rows turned
+into arrays at once), with the same checks, messages and table as the whole-file read.
 """
 
 from __future__ import annotations
 
+import json
 import math
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from wtal.errors import InputFileError
-from wtal.utils.files import read_json
-from wtal.utils.segments import check_segment, inf_hint
+from wtal.utils.files import read_json, refuse_duplicate_keys
+from wtal.utils.json_stream import IrregularJson, JsonStream
+from wtal.utils.segments import check_segment, inf_hint, too_large_for_float
 
 
 @dataclass(frozen=True)
@@ -102,6 +109,8 @@ def ground_truth_from_dict(
             continue
         if "duration" in entry and entry["duration"] is not None:
             duration = entry["duration"]
+            if problem := too_large_for_float(duration):
+                raise InputFileError(path, f"{where}: 'duration' is {problem}")
             if not isinstance(duration, int | float) or not 0 <= duration < math.inf:
                 raise InputFileError(path, f"{where}: 'duration' must be >= 0, got {duration!r}")
         annotations = entry.get("annotations")
@@ -175,8 +184,74 @@ def _locate_bad_prediction(path: str | os.PathLike[str], results: dict[str, Any]
             score = row["score"]
             if isinstance(score, bool) or not isinstance(score, int | float):
                 raise InputFileError(path, f"{at}: 'score' must be a number, got {score!r}")
+            if problem := too_large_for_float(score):
+                raise InputFileError(path, f"{at}: score is {problem}")
             if not math.isfinite(score):
                 raise InputFileError(path, f"{at}: score {score!r} is not finite{inf_hint(score)}")
+
+
+class _PredictionColumns:
+    """A prediction table built video by video, each video's rows turned into arrays at once
+    by the checks of the whole-file reader (any failure: a second pass names the entry)."""
+
+    def __init__(self) -> None:
+        self.video_ids: list[str] = []
+        self.label_index: dict[str, int] = {}
+        self.counts: list[int] = []
+        self.columns: tuple[list[np.ndarray], ...] = ([], [], [], [])  # label, start, end, score
+        self.malformed = False  # rows that the fast checks refuse
+        self.suspect = False  # non-finite or reversed values
+
+    def add(self, vid: str, rows: Any) -> None:
+        self.video_ids.append(vid)
+        if self.malformed:
+            return  # no table will be made; the caller goes on checking the document
+        try:
+            count = len(rows)
+            segments = np.array([row["segment"] for row in rows], dtype=np.float64)
+            if segments.size == 0:
+                segments = segments.reshape(0, 2)
+            if segments.ndim != 2 or segments.shape[1] != 2:
+                raise ValueError("segment")
+            scores = np.array([row["score"] for row in rows], dtype=np.float64)
+            index = self.label_index
+            labels = np.array(
+                [index.setdefault(row["label"], len(index)) for row in rows], dtype=np.int64
+            )
+            if any(not isinstance(row["label"], str) for row in rows):
+                raise TypeError("label")
+            if any(isinstance(row["score"], bool | str) for row in rows):
+                raise TypeError("score")
+        except (KeyError, TypeError, ValueError, IndexError, OverflowError):
+            self.malformed = True
+            return
+        bad = ~(np.isfinite(segments).all(axis=1) & np.isfinite(scores))
+        self.suspect |= bool(bad.any() or (segments[:, 1] < segments[:, 0]).any())
+        self.counts.append(count)
+        for column, values in zip(
+            self.columns,
+            (labels, segments[:, 0].copy(), segments[:, 1].copy(), scores),
+            strict=True,
+        ):
+            column.append(values)
+
+    def table(self) -> Predictions:
+        """The table; each column is joined (and its pieces let go) in turn."""
+        joined = [_join(pieces, dtype) for pieces, dtype in zip(self.columns, _DTYPES, strict=True)]
+        label, start, end, score = joined
+        video = np.repeat(np.arange(len(self.video_ids), dtype=np.int64), self.counts)
+        return Predictions(
+            tuple(self.video_ids), tuple(self.label_index), video, label, start, end, score
+        )
+
+
+_DTYPES = (np.int64, np.float64, np.float64, np.float64)
+
+
+def _join(pieces: list[np.ndarray], dtype: type) -> np.ndarray:
+    out = np.concatenate(pieces) if pieces else np.zeros(0, dtype=dtype)
+    pieces.clear()
+    return out
 
 
 def predictions_from_dict(data: Any, path: str | os.PathLike[str] = "<predictions>") -> Predictions:
@@ -184,47 +259,67 @@ def predictions_from_dict(data: Any, path: str | os.PathLike[str] = "<prediction
     if not isinstance(data, dict) or not isinstance(data.get("results"), dict):
         raise InputFileError(path, "missing the top-level 'results' object")
     results: dict[str, Any] = data["results"]
-    video_ids = tuple(results)
-    label_index: dict[str, int] = {}
-    try:
-        counts = [len(rows) for rows in results.values()]
-        flat = [row for rows in results.values() for row in rows]
-        segments = np.array([row["segment"] for row in flat], dtype=np.float64)
-        if segments.size == 0:
-            segments = segments.reshape(0, 2)
-        if segments.ndim != 2 or segments.shape[1] != 2:
-            raise ValueError("segment")
-        scores = np.array([row["score"] for row in flat], dtype=np.float64)
-        labels = np.array(
-            [label_index.setdefault(row["label"], len(label_index)) for row in flat],
-            dtype=np.int64,
-        )
-        if any(not isinstance(name, str) for name in label_index):
-            raise TypeError("label")
-        if any(isinstance(row["score"], bool | str) for row in flat):
-            raise TypeError("score")
-    except (KeyError, TypeError, ValueError, IndexError):
+    columns = _PredictionColumns()
+    for vid, rows in results.items():
+        columns.add(vid, rows)
+    if columns.malformed or columns.suspect:
         _locate_bad_prediction(path, results)
-        raise InputFileError(path, "malformed 'results'") from None
-    bad = ~(np.isfinite(segments).all(axis=1) & np.isfinite(scores))
-    bad |= segments[:, 1] < segments[:, 0]
-    if bad.any():
-        _locate_bad_prediction(path, results)
-    video = np.repeat(np.arange(len(video_ids), dtype=np.int64), counts)
-    return Predictions(
-        video_ids=video_ids,
-        labels=tuple(label_index),
-        video=video,
-        label=labels,
-        start=segments[:, 0].copy(),
-        end=segments[:, 1].copy(),
-        score=scores,
-    )
+    if columns.malformed:
+        raise InputFileError(path, "malformed 'results'")
+    return columns.table()
 
 
 def load_predictions(path: str | os.PathLike[str]) -> Predictions:
     """Read an ActivityNet results JSON file."""
-    return predictions_from_dict(read_json(path), path)
+    return read_predictions(path)[0]
+
+
+def read_predictions(path: str | os.PathLike[str]) -> tuple[Predictions, dict[str, Any]]:
+    """The prediction table of a results file and its other top-level entries
+    (``video_scores``, ``foreground``, ...; not ``results``).
+
+    Gives what ``predictions_from_dict(read_json(path))`` gives, errors included, but reads
+    the ``results`` object one video at a time, so that its rows never all exist as Python
+    objects (they took 8.6x the file's size). A file this reader does not follow (not valid
+    JSON, not an object, ...) is read by :func:`read_json`, whose message names the problem.
+    """
+    columns = _PredictionColumns()
+    try:
+        other, streamed = _stream_results(path, columns.add)
+        if streamed and (columns.malformed or columns.suspect):
+            # The document is valid JSON: the entry at fault is named as the full read would.
+            _stream_results(path, lambda vid, rows: _locate_bad_prediction(path, {vid: rows}))
+    except (IrregularJson, OSError, UnicodeDecodeError):
+        data = read_json(path)
+        return predictions_from_dict(data, path), data
+    if not streamed:  # no 'results' object: refused as the full read refuses it
+        return predictions_from_dict(other, path), other
+    if columns.malformed:
+        raise InputFileError(path, "malformed 'results'")
+    return columns.table(), other
+
+
+def _stream_results(
+    path: str | os.PathLike[str], each_video: Callable[[str, Any], None]
+) -> tuple[dict[str, Any], bool]:
+    """Walk a JSON file's top-level object, handing each ``results`` video's rows to
+    ``each_video`` as soon as they are decoded. Returns the other top-level entries (with
+    ``results`` where it is not an object) and whether a ``results`` object was walked."""
+    hook = refuse_duplicate_keys(path)
+    streamed = False
+    with open(path, encoding="utf-8") as handle:
+        stream = JsonStream(handle, json.JSONDecoder(object_pairs_hook=hook), hook)
+        other: dict[str, Any] = {}
+        for key in stream.members():
+            if key == "results" and stream.peek() == "{":
+                streamed = True
+                for vid in stream.members():
+                    each_video(vid, stream.value())
+            else:
+                other[key] = stream.value()
+        if stream.peek() != "":
+            raise IrregularJson("extra data")
+    return other, streamed
 
 
 def video_scores_from_dict(
@@ -242,6 +337,8 @@ def video_scores_from_dict(
         for name, value in row.items():
             if isinstance(value, bool) or not isinstance(value, int | float):
                 raise InputFileError(path, f"video_scores/{vid}/{name}: not a number")
+            if problem := too_large_for_float(value):
+                raise InputFileError(path, f"video_scores/{vid}/{name}: {problem}")
             if not math.isfinite(value):
                 raise InputFileError(
                     path, f"video_scores/{vid}/{name}: {value!r} is not finite{inf_hint(value)}"

@@ -120,7 +120,9 @@ def sha256_file(path: str | os.PathLike[str]) -> str:
     return digest.hexdigest()
 
 
-def _refuse_duplicate_keys(path: str | os.PathLike[str]):
+def refuse_duplicate_keys(path: str | os.PathLike[str]):
+    """An ``object_pairs_hook`` refusing two equal keys in one JSON object, naming ``path``."""
+
     def hook(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
         out: dict[str, Any] = {}
         for key, value in pairs:
@@ -138,7 +140,7 @@ def read_json(path: str | os.PathLike[str]) -> Any:
     two equal keys in one object (the last would win), and nesting too deep to decode."""
     try:
         with open(path, encoding="utf-8") as handle:
-            return json.load(handle, object_pairs_hook=_refuse_duplicate_keys(path))
+            return json.load(handle, object_pairs_hook=refuse_duplicate_keys(path))
     except FileNotFoundError:
         raise InputFileError(path, "file not found") from None
     except IsADirectoryError:

@@ -19,6 +19,25 @@ def inf_hint(*values: float) -> str:
     return ""
 
 
+def too_large_for_float(value: Any) -> str | None:
+    """What is wrong with an integer that ``float()`` refuses (JSON integers of 309 digits or
+    more raise OverflowError, where a float such as 1e400 reads as inf), or None."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        try:
+            float(value)
+        except OverflowError:
+            return f"an integer of {len(str(abs(value)))} digits, too large for a float"
+    return None
+
+
+def first_too_large(value: Any) -> str:
+    """:func:`too_large_for_float` of the first such number in ``value``'s nested lists."""
+    if isinstance(value, list | tuple):
+        found = (first_too_large(item) for item in value)
+        return next((problem for problem in found if problem), "")
+    return too_large_for_float(value) or ""
+
+
 def check_segment(path: str | os.PathLike[str], where: str, segment: Any) -> tuple[float, float]:
     if not isinstance(segment, list | tuple) or len(segment) != 2:
         raise InputFileError(path, f"{where}: 'segment' must be [start, end], got {segment!r}")
@@ -26,6 +45,8 @@ def check_segment(path: str | os.PathLike[str], where: str, segment: Any) -> tup
         start, end = float(segment[0]), float(segment[1])
     except (TypeError, ValueError):
         raise InputFileError(path, f"{where}: segment {segment!r} is not numeric") from None
+    except OverflowError:
+        raise InputFileError(path, f"{where}: segment holds {first_too_large(segment)}") from None
     if not (math.isfinite(start) and math.isfinite(end)):
         raise InputFileError(
             path, f"{where}: segment {segment!r} is not finite{inf_hint(start, end)}"

@@ -187,7 +187,7 @@ def test_the_foreground_record_places_the_cells(release):
         ({"subset": None}, "database/video_test_0000004: needs at least 'subset'"),
         ({"annotations": [{"label": "Diving"}]}, "each needs 'segment' [s, e] and 'label'"),
         ({"duration": "long"}, "duration: 'long' is not a number"),
-        ({"duration": 10**400}, "duration: a 401-digit number is too large"),
+        ({"duration": 10**400}, "duration: an integer of 401 digits, too large for a float"),
         # every segment malformed: was "cannot reshape", naming no file
         ({"annotations": [{"label": "Diving", "segment": [1.0]}]}, "segment [1.0] is not [s, e]"),
         (

@@ -96,3 +96,52 @@ def tables_from_rows(gt_rows, pred_rows, subset="test"):
     return ground_truth_from_dict({"database": database}, subset), predictions_from_dict(
         {"results": results}
     )
+
+
+def whole_file_predictions(data, path="<predictions>"):
+    """The prediction reader as it was before the streaming one (kept as the oracle it must
+    equal): every row of the parsed file flattened into one list, checked and converted at
+    once, the first bad entry named by the slow pass. Only change: OverflowError (a JSON
+    integer too large for a float) takes the slow pass too."""
+    from wtal.errors import InputFileError
+    from wtal.evaluation.tables import Predictions, _locate_bad_prediction
+
+    if not isinstance(data, dict) or not isinstance(data.get("results"), dict):
+        raise InputFileError(path, "missing the top-level 'results' object")
+    results = data["results"]
+    video_ids = tuple(results)
+    label_index: dict = {}
+    try:
+        counts = [len(rows) for rows in results.values()]
+        flat = [row for rows in results.values() for row in rows]
+        segments = np.array([row["segment"] for row in flat], dtype=np.float64)
+        if segments.size == 0:
+            segments = segments.reshape(0, 2)
+        if segments.ndim != 2 or segments.shape[1] != 2:
+            raise ValueError("segment")
+        scores = np.array([row["score"] for row in flat], dtype=np.float64)
+        labels = np.array(
+            [label_index.setdefault(row["label"], len(label_index)) for row in flat],
+            dtype=np.int64,
+        )
+        if any(not isinstance(name, str) for name in label_index):
+            raise TypeError("label")
+        if any(isinstance(row["score"], bool | str) for row in flat):
+            raise TypeError("score")
+    except (KeyError, TypeError, ValueError, IndexError, OverflowError):
+        _locate_bad_prediction(path, results)
+        raise InputFileError(path, "malformed 'results'") from None
+    bad = ~(np.isfinite(segments).all(axis=1) & np.isfinite(scores))
+    bad |= segments[:, 1] < segments[:, 0]
+    if bad.any():
+        _locate_bad_prediction(path, results)
+    video = np.repeat(np.arange(len(video_ids), dtype=np.int64), counts)
+    return Predictions(
+        video_ids=video_ids,
+        labels=tuple(label_index),
+        video=video,
+        label=labels,
+        start=segments[:, 0].copy(),
+        end=segments[:, 1].copy(),
+        score=scores,
+    )

@@ -61,6 +61,14 @@ def test_rates_without_positives_are_none_not_nan():
         ({"a": {"duration": 6.4, "intervals": [[3, 1]]}}, "ends before it starts"),
         ({"a": {"duration": 6.4, "intervals": [[1]]}}, "expected [[start, end], ...]"),
         ({"a": {"duration": 6.4, "segment_seconds": 0, "intervals": []}}, "not a valid length"),
+        (
+            {"a": {"duration": 10**400 - 1, "intervals": []}},
+            "foreground/a/duration: an integer of 400 digits, too large for a float",
+        ),
+        (
+            {"a": {"duration": 6.4, "intervals": [[0, 1], [2, 10**400 - 1]]}},
+            "foreground/a/intervals: an integer of 400 digits, too large for a float",
+        ),
     ],
 )
 def test_bad_foreground_entries_are_named(entry, problem):

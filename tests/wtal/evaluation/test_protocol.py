@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from wtal.evaluation.protocol import (
+    MAX_TIOU_THRESHOLDS,
     filter_ambiguous,
     ground_truth_to_segments,
     parse_tiou_thresholds,
@@ -74,3 +75,18 @@ def test_segment_units_round_half_to_even_like_python_round():
     assert seg.start.tolist() == [round(1.6 * 25 / 16)] == [2.0]
     assert seg.end.tolist() == [4.0]
     assert predictions_to_segments(preds([("v", 1.6, 3.2)])).end.tolist() == [5.0]
+
+
+def test_a_range_is_capped_before_anything_is_allocated():
+    # A step of 1e-9 once asked numpy for 600 million thresholds (and the matcher for TiBs).
+    with pytest.raises(ValueError, match=r"600,000,001 thresholds, at most 1,000"):
+        parse_tiou_thresholds("0.1:0.7:1e-9")
+    assert parse_tiou_thresholds("0.001:1:0.001").size == MAX_TIOU_THRESHOLDS == 1000
+    with pytest.raises(ValueError, match="at most 1,000"):
+        parse_tiou_thresholds(",".join(["0.5"] * 1001))
+
+
+@pytest.mark.parametrize("spec", ["0.1:0.7:5e-324", "0.1:inf:0.1", "nan:0.7:0.1", "0.1:0.7:nan"])
+def test_a_range_of_non_finite_or_underflowing_numbers_is_refused(spec):
+    with pytest.raises(ValueError, match="bad tIoU thresholds"):
+        parse_tiou_thresholds(spec)

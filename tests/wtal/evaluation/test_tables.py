@@ -158,3 +158,69 @@ def test_video_scores_are_checked():
     assert video_scores_from_dict({"results": {}}) == {}
     with pytest.raises(InputFileError, match="video_scores/v/A: not a number"):
         video_scores_from_dict({"video_scores": {"v": {"A": "x"}}})
+
+
+#: A JSON integer too large for a float: ``float()`` raises OverflowError (1e400 reads as inf).
+HUGE = 10**400 - 1
+TOO_LARGE = "an integer of 400 digits, too large for a float"
+
+
+def huge_predictions(where: str) -> dict:
+    rows = [{"segment": [1, 2], "label": "A", "score": 0.5} for _ in range(2)]
+    data: dict = {"results": {"video_1": rows}}
+    if where == "score":
+        rows[1]["score"] = HUGE
+    elif where == "start":
+        rows[1]["segment"] = [-HUGE, 2]
+    elif where == "end":
+        rows[1]["segment"] = [1, HUGE]
+    elif where == "video_scores":
+        data["video_scores"] = {"video_1": {"A": 0.5, "B": HUGE}}
+    return data
+
+
+@pytest.mark.parametrize(
+    ("where", "message"),
+    [
+        ("score", f"results/video_1/1: score is {TOO_LARGE}"),
+        ("start", f"results/video_1/1: segment holds {TOO_LARGE}"),
+        ("end", f"results/video_1/1: segment holds {TOO_LARGE}"),
+    ],
+)
+def test_huge_integers_in_predictions_name_file_and_entry(tmp_path, where, message):
+    path = write(tmp_path, "pred.json", huge_predictions(where))
+    with pytest.raises(InputFileError) as error:
+        load_predictions(path)
+    assert str(error.value) == f"{path}: {message}"
+
+
+def test_huge_integers_in_video_scores_name_the_entry():
+    with pytest.raises(InputFileError, match=f"video_scores/video_1/B: {TOO_LARGE}"):
+        video_scores_from_dict(huge_predictions("video_scores"))
+
+
+@pytest.mark.parametrize(
+    ("mutate", "message"),
+    [
+        (
+            lambda v: v["annotations"][0].update(segment=[1.0, HUGE]),
+            f"database/v1/annotations/0: segment holds {TOO_LARGE}",
+        ),
+        (
+            lambda v: v["annotations"][0].update(segment=[-HUGE, 4.0]),
+            f"database/v1/annotations/0: segment holds {TOO_LARGE}",
+        ),
+        (lambda v: v.update(duration=HUGE), f"database/v1: 'duration' is {TOO_LARGE}"),
+        (
+            lambda v: v.update(ambiguous=[[0.0, 1.0], [2.0, HUGE]]),
+            f"database/v1/ambiguous/1: segment holds {TOO_LARGE}",
+        ),
+    ],
+)
+def test_huge_integers_in_ground_truth_name_file_and_entry(tmp_path, mutate, message):
+    data = json.loads(json.dumps(GT))
+    mutate(data["database"]["v1"])
+    path = write(tmp_path, "gt.json", data)
+    with pytest.raises(InputFileError) as error:
+        load_ground_truth(path, "test")
+    assert str(error.value) == f"{path}: {message}"
