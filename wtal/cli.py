@@ -88,6 +88,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except OSError as exc:
         print(f"{prefix}: error: {describe_os_error(exc)}", file=sys.stderr)
         return 1
+    except MemoryError as exc:
+        asked = f" ({exc})" if str(exc) else ""
+        print(f"{prefix}: error: out of memory{asked}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

@@ -118,6 +118,28 @@ def test_a_training_setting_reruns_training_and_what_follows_only(demo_run):
 
 
 @pytest.mark.slow
+def test_a_forced_extraction_stage_ends_with_the_report_of_the_clean_run(demo_run):
+    """--forcerun flow rewrote dataset.json, and the train job then failed on every rerun
+    (MissingOutputException: a resumed run wrote no untrained.pt)."""
+    root, config = demo_run
+    out = root / "results" / "tiny"
+    names = (
+        "report.md",
+        "metrics.json",
+        "train/training.json",
+        "train/checkpoints/selected.pt",
+        "features/video_test_0000001/rgb.npy",
+        "features/video_test_0000001/flow.npy",
+    )
+    before = {name: (out / name).read_bytes() for name in names}  # fmt: skip
+    result = snakemake("--forcerun", "flow", "all", config=config, cores=2)
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
+    assert "rule train:" in result.stdout  # the dataset was packed again: training reran
+    assert {name: (out / name).read_bytes() for name in names} == before
+    assert "Nothing to be done" in snakemake("-n", "all", config=config).stdout
+
+
+@pytest.mark.slow
 def test_a_broken_video_is_recorded_and_reported_and_the_rest_completes(
     demo_run, tmp_path, kinetics_cache
 ):

@@ -281,3 +281,18 @@ def test_evaluate_out_of_memory_is_one_line_naming_the_file_and_its_size(tmp_pat
         f"wtal evaluate: error: {pred}: evaluation ran out of memory reading it "
         f"(the file is {size / 1e6:.1f} MB"
     ), line
+
+
+def test_running_out_of_memory_is_one_line(monkeypatch, capsys):
+    """A MemoryError anywhere in a command (the evaluator names its files itself) ends in one
+    line, not a traceback."""
+    from wtal.commands import dataset_info
+
+    def runs_out(args):
+        raise MemoryError("Unable to allocate 7.45 GiB for an array")
+
+    monkeypatch.setattr(dataset_info, "run", runs_out)
+    assert main(["dataset-info", "anything"]) == 1
+    assert capsys.readouterr().err == (
+        "wtal dataset-info: error: out of memory (Unable to allocate 7.45 GiB for an array)\n"
+    )

@@ -293,6 +293,13 @@ def main(argv: list[str] | None = None) -> int:
     except WtalError as exc:  # not one video's problem: the settings, the weights, the device
         print(f"extract_chunk {args.stage}: error: {exc}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt:  # Ctrl-C: Snakemake echoes every job's log
+        print(
+            f"extract_chunk {args.stage}: interrupted; the videos finished are complete and "
+            "kept (a rerun redoes only what is not current)",
+            file=sys.stderr,
+        )
+        return 130  # 128 + SIGINT, as shells and Snakemake expect
 
 
 if __name__ == "__main__":

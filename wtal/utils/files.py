@@ -49,15 +49,17 @@ def atomic_open(path: str | os.PathLike[str], mode: str = "w") -> Iterator[IO[An
     except BaseException as exc:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
-        if isinstance(exc, OSError) and exc.filename in (None, tmp) and exc.errno is not None:
+        if isinstance(exc, OSError) and exc.filename in (None, tmp):
             raise _naming(exc, target) from exc
         raise
 
 
 def _naming(exc: OSError, target: Path) -> OSError:
-    """The same error, naming ``target`` (``OSError(errno, ...)`` picks the subclass)."""
+    """The same error, naming ``target`` (``OSError(errno, ...)`` picks the subclass). numpy
+    reports a short write ("N requested and M written": a full disk, a file-size limit)
+    with no error number: it is named too."""
     if exc.errno is None:
-        return exc
+        return OSError(None, f"{exc} (disk full?)", os.fspath(target))
     return OSError(exc.errno, exc.strerror, os.fspath(target))
 
 
@@ -149,6 +151,8 @@ def read_json(path: str | os.PathLike[str]) -> Any:
         raise InputFileError(path, f"not valid JSON ({exc})") from None
     except UnicodeDecodeError as exc:
         raise InputFileError(path, f"not UTF-8 text (byte {exc.start})") from None
+    except ValueError as exc:  # an integer of more than 4,300 digits
+        raise InputFileError(path, f"not valid JSON ({exc})") from None
     except RecursionError:
         raise InputFileError(path, "JSON nested too deeply to read") from None
     except OSError as exc:

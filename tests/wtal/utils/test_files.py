@@ -4,6 +4,8 @@ locks: one writer per output, across processes."""
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -136,3 +138,38 @@ def test_a_killed_holder_leaves_no_lock_behind(tmp_path):
     holder.wait(timeout=30)
     with exclusive_lock(lock, output):
         pass
+
+
+def test_read_json_names_the_file_of_an_integer_too_long_to_convert(tmp_path):
+    """Python refuses integers of more than 4,300 digits with a ValueError naming no file."""
+    path = tmp_path / "big.json"
+    path.write_text('{"score": ' + "9" * 5000 + "}")
+    with pytest.raises(InputFileError, match=rf"^{path}: not valid JSON \(.*4300 digits"):
+        read_json(path)
+
+
+SHORT_WRITE = """
+import resource, signal, sys
+import numpy as np
+from wtal.cli import describe_os_error
+from wtal.utils.files import write_npy
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # the write then fails as on a full disk
+resource.setrlimit(resource.RLIMIT_FSIZE, (10_000, 10_000))
+try:
+    write_npy(sys.argv[1], np.zeros((100, 1024), np.float32))
+except OSError as exc:
+    print(describe_os_error(exc))
+"""
+
+
+def test_a_write_cut_short_names_the_file(tmp_path):
+    """numpy reports a short write as "N requested and M written" with no file name (a full
+    disk while writing rgb.npy said only that)."""
+    target = tmp_path / "rgb.npy"
+    done = subprocess.run(
+        [sys.executable, "-c", SHORT_WRITE, str(target)], capture_output=True, text=True
+    )
+    assert done.returncode == 0, done.stderr
+    message = done.stdout.strip()
+    assert message.startswith(f"{target}: ") and "written" in message and "disk full" in message
+    assert list(tmp_path.iterdir()) == []  # no temporary left behind
