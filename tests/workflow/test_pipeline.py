@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from tests.workflow.test_rerun import kill_when
 from tests.workflow.test_workflow import snakemake
 
 STAGE_TARGETS = ("decode", "flow", "features", "pack", "train", "infer", "evaluate", "report")
@@ -134,7 +135,28 @@ def test_a_forced_extraction_stage_ends_with_the_report_of_the_clean_run(demo_ru
     before = {name: (out / name).read_bytes() for name in names}  # fmt: skip
     result = snakemake("--forcerun", "flow", "all", config=config, cores=2)
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
-    assert "rule train:" in result.stdout  # the dataset was packed again: training reran
+    assert "rule train:" in result.stderr  # the dataset was packed again: training reran
+    assert {name: (out / name).read_bytes() for name in names} == before
+    assert "Nothing to be done" in snakemake("-n", "all", config=config).stdout
+
+
+@pytest.mark.slow
+def test_a_run_killed_during_extraction_then_run_again_ends_as_the_clean_run(demo_run):
+    root, config = demo_run
+    out = root / "results" / "tiny"
+    names = (
+        "report.md",
+        "metrics.json",
+        "train/checkpoints/selected.pt",
+        "features/video_test_0000001/rgb.npy",
+        "features/video_validation_0000001/flow.npy",
+    )
+    before = {name: (out / name).read_bytes() for name in names}  # fmt: skip
+    shutil.rmtree(out / "features")
+    shutil.rmtree(out / "extract" / "features")
+    kill_when(config, lambda: any((out / "features").glob("*/meta.json")))  # one video done
+    result = snakemake("all", config=config, cores=2)
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr[-4000:]
     assert {name: (out / name).read_bytes() for name in names} == before
     assert "Nothing to be done" in snakemake("-n", "all", config=config).stdout
 

@@ -11,6 +11,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -79,12 +80,25 @@ def test_a_forced_rule_reruns_and_ends_with_the_files_of_the_clean_run(clean_run
     assert_nothing_left_to_do(config)
 
 
-def wait_for(path: Path, process: subprocess.Popen, timeout: float = 300) -> None:
+def kill_when(config: Path, appears: Callable[[], bool], timeout: float = 600) -> None:
+    """Start `snakemake all` and kill it as a node dies (SIGKILL to Snakemake and its jobs)
+    as soon as ``appears()``; then unlock the folder, as the user must."""
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    run = subprocess.Popen(
+        [SNAKEMAKE, "all", "--cores", "2", "--configfile", str(config)],
+        cwd=ROOT, env=env, start_new_session=True,
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
     deadline = time.monotonic() + timeout
-    while not path.exists():
-        assert process.poll() is None, f"the run ended before {path} appeared"
-        assert time.monotonic() < deadline, f"{path} did not appear in {timeout} s"
-        time.sleep(0.01)
+    try:
+        while not appears():
+            assert run.poll() is None, "the run ended before the moment to kill it"
+            assert time.monotonic() < deadline, f"the moment did not come in {timeout} s"
+            time.sleep(0.01)
+    finally:
+        os.killpg(run.pid, signal.SIGKILL)
+        run.wait()
+    assert snakemake("--unlock", config=config).returncode == 0
 
 
 @pytest.mark.slow
@@ -94,22 +108,11 @@ def test_a_run_killed_at_a_stage_then_run_again_ends_as_the_clean_run(clean_run,
     the killed jobs rerun (training resumes from last.pt) and the files are the clean run's."""
     root, config, clean = clean_run
     shutil.rmtree(root / "results")
-    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
-    run = subprocess.Popen(
-        [SNAKEMAKE, "all", "--cores", "2", "--configfile", str(config)],
-        cwd=ROOT, env=env, start_new_session=True,
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
     out = root / "results" / "rerun"
-    try:
-        wait_for(out / moment, run)
-    finally:
-        os.killpg(run.pid, signal.SIGKILL)
-        run.wait()
+    kill_when(config, (out / moment).exists)
     if moment.endswith("last.pt"):  # the kill landed mid-training
         assert not (out / "train" / "training.json").exists()
         assert torch.load(out / moment, weights_only=False)["iteration"] < ITERATIONS
-    assert snakemake("--unlock", config=config).returncode == 0
     result = snakemake("all", config=config, cores=2)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     assert files(root) == clean
