@@ -151,6 +151,8 @@ def read_json(path: str | os.PathLike[str]) -> Any:
         raise InputFileError(path, f"not valid JSON ({exc})") from None
     except UnicodeDecodeError as exc:
         raise InputFileError(path, f"not UTF-8 text (byte {exc.start})") from None
+    except InputFileError:
+        raise  # two equal keys (the hook's own message)
     except ValueError as exc:  # an integer of more than 4,300 digits
         raise InputFileError(path, f"not valid JSON ({exc})") from None
     except RecursionError:
