@@ -7,9 +7,10 @@ and class with the highest tIoU, if that tIoU reaches the threshold, else it is 
 positive; predictions in videos without ground truth of their class are false positives. AP is
 the VOC all-point interpolated area; mAP is the mean over the classes present in the ground
 truth. Segments are scored as they are: one that starts before 0 is not clipped (clipping
-changes tIoU, hence the numbers). Equal-tIoU candidates are taken highest index first, which is
-what the official code does whenever a video holds at most 16 instances of a class (beyond that
-its order comes from numpy's unstable SIMD sort and depends on the processor).
+changes tIoU, hence the numbers). Candidates are visited in the official order,
+``argsort()[::-1]`` of the tIoUs over the instances of the prediction's video and class, taken
+from the same numpy call on the same values: numpy's default sort is not stable, and how it
+orders equal tIoUs (common in segment units) depends on the processor, there as here.
 
 Classes without ground truth: the official evaluator builds its class index from the ground
 truth of the subset, so such a class has no AP and never enters the mean; its
@@ -111,6 +112,22 @@ def _ground_truth_group(
     return rows, group[rows]
 
 
+def _visit_rank(tiou: np.ndarray, n_gt: np.ndarray) -> np.ndarray:
+    """Where each instance comes in the official visiting order of each row's instances,
+    ``tiou.argsort()[::-1]`` over the ``n_gt`` instances of the row's video and class (0 =
+    first; padding columns come last). The same numpy call on the same values: equal tIoUs
+    fall as they fall there. numpy's default sort is not stable (on AVX-512 processors even
+    for a dozen values), so the order of equal values depends on the processor, there as
+    here."""
+    rows, width = tiou.shape
+    rank = np.full((rows, width), width, dtype=np.int64)
+    for n in np.unique(n_gt):
+        sel = np.flatnonzero(n_gt == n)
+        visit = np.argsort(tiou[sel, :n], axis=1)[:, ::-1]  # as numpy sorts each row alone
+        rank[sel[:, None], visit] = np.arange(n)
+    return rank
+
+
 def match_predictions(
     gt: GroundTruth, pred: Predictions, tiou_thresholds: np.ndarray
 ) -> MatchResult:
@@ -181,9 +198,9 @@ def match_predictions(
         t_idx, a_idx = np.nonzero(eligible.any(axis=2))
         if t_idx.size == 0:
             continue
-        # Highest tIoU among the eligible; ties go to the highest instance index.
-        candidates = np.where(eligible[t_idx, a_idx], tiou[a_idx], -1.0)[:, ::-1]
-        best = w - 1 - np.argmax(candidates, axis=1)
+        # The first eligible instance in the official visiting order (highest tIoU first).
+        rank = _visit_rank(tiou, n_gt[:active])
+        best = np.argmin(np.where(eligible[t_idx, a_idx], rank[a_idx], w + 1), axis=1)
         locked[t_idx, a_idx, best] = True
         true_positive[t_idx, at[a_idx]] = True
     return MatchResult(order, class_bounds, true_positive, num_positives)

@@ -2,7 +2,8 @@
 
 ``segments`` units reproduce the authors' THUMOS14 evaluation (W-TALC lineage): ground truth
 rounded to 16-frame segments at 25 fps (``round(t * 25 / 16)``, half to even as Python's
-``round``), predictions given in seconds scaled by the same factor, and ambiguous intervals
+``round``), predictions given in seconds scaled by the same factor (the integer segment
+boundaries post-processing made come back as those integers), and ambiguous intervals
 compared as integer segment ranges. ``seconds`` is the standard ActivityNet protocol.
 
 The segment rate is a parameter (``segments_per_second``, default 25 / 16): a judge of files
@@ -153,10 +154,26 @@ def ground_truth_to_segments(
     )
 
 
+#: How far (in segments) a rescaled boundary may lie from an integer and still be that
+#: integer: post-processing makes integer boundaries, written in seconds and read back with
+#: float error (segment 29 is 18.56 s, and 18.56 x 25/16 = 28.999999999999996). A
+#: microsecond-scale distance; a boundary farther off is kept as it is.
+SNAP_SEGMENTS = 1e-6
+
+
+def _integers_back(boundaries: np.ndarray) -> np.ndarray:
+    nearest = np.round(boundaries)
+    return np.where(np.abs(boundaries - nearest) <= SNAP_SEGMENTS, nearest, boundaries)
+
+
 def predictions_to_segments(
     pred: Predictions, *, segments_per_second: float = SEGMENTS_PER_SECOND
 ) -> Predictions:
-    """Predictions given in seconds, rescaled to segment units (no rounding)."""
+    """Predictions given in seconds, rescaled to segment units: a boundary that is an
+    integer segment up to float error becomes that integer (as the authors' evaluation,
+    which never leaves segment units, sees it); any other is rescaled as it is."""
     return dataclasses.replace(
-        pred, start=pred.start * segments_per_second, end=pred.end * segments_per_second
+        pred,
+        start=_integers_back(pred.start * segments_per_second),
+        end=_integers_back(pred.end * segments_per_second),
     )

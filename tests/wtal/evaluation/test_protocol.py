@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from wtal.evaluation.metrics import evaluate_detection
 from wtal.evaluation.protocol import (
     MAX_TIOU_THRESHOLDS,
     filter_ambiguous,
@@ -90,3 +91,43 @@ def test_a_range_is_capped_before_anything_is_allocated():
 def test_a_range_of_non_finite_or_underflowing_numbers_is_refused(spec):
     with pytest.raises(ValueError, match="bad tIoU thresholds"):
         parse_tiou_thresholds(spec)
+
+
+def one_instance(start: float, end: float, ambiguous=None):
+    entry = {"subset": "test", "annotations": [{"segment": [start, end], "label": "A"}]}
+    if ambiguous is not None:
+        entry["ambiguous"] = ambiguous
+    return ground_truth_from_dict({"database": {"v": entry}}, "test")
+
+
+def test_segment_boundaries_written_in_seconds_come_back_as_the_integers_they_were():
+    """A detection of segments [0, 29) is written as [0, 18.56] s; 18.56 x 25/16 is
+    28.999999999999996, so against ground truth [0, 58) its tIoU fell just below 0.5 and the
+    exact tie was lost (always downwards), as the authors' integer evaluation never does."""
+    gt = one_instance(0.0, 58 * 0.64)
+    for boundaries in ((0, 29), (29, 58), (58, 116), (116, 232)):
+        start, end = (b * 0.64 for b in boundaries)
+        segments = predictions_to_segments(preds([("v", start, end)]))
+        assert (segments.start.tolist(), segments.end.tolist()) == (
+            [boundaries[0]],
+            [boundaries[1]],
+        )
+    pred = preds([("v", 0.0, 29 * 0.64)])
+    metrics = evaluate_detection(gt, pred, np.array([0.5]), units="segments")
+    assert metrics.map.tolist() == [1.0]  # tIoU exactly 29 / 58 = 0.5
+
+
+@pytest.mark.parametrize(
+    ("interval", "dropped"),
+    [((57, 58), 1),  # the prediction covers segment 57: it was kept ([28, 57) after truncation)
+     ((28, 29), 0)],  # it does not cover segment 28: it was dropped
+)  # fmt: skip
+def test_the_ambiguous_filter_sees_the_integer_segments_of_a_prediction(interval, dropped):
+    """The authors' filter compares range(int(s), int(e)) with the interval's segments; the
+    seconds of [29, 58) truncated to [28, 57)."""
+    gt = one_instance(0.0, 100 * 0.64, ambiguous=[[interval[0] * 0.64, interval[1] * 0.64]])
+    pred = preds([("v", 29 * 0.64, 58 * 0.64)])
+    metrics = evaluate_detection(
+        gt, pred, np.array([0.5]), units="segments", filter_ambiguous_intervals=True
+    )
+    assert metrics.counts["predictions_dropped_ambiguous"] == dropped
