@@ -198,9 +198,17 @@ def match_predictions(
         t_idx, a_idx = np.nonzero(eligible.any(axis=2))
         if t_idx.size == 0:
             continue
-        # The first eligible instance in the official visiting order (highest tIoU first).
-        rank = _visit_rank(tiou, n_gt[:active])
-        best = np.argmin(np.where(eligible[t_idx, a_idx], rank[a_idx], w + 1), axis=1)
+        # The first eligible instance in the official visiting order: the highest tIoU, and
+        # among equal highest tIoUs the one numpy's argsort puts first.
+        candidates = np.where(eligible[t_idx, a_idx], tiou[a_idx], -1.0)
+        best = np.argmax(candidates, axis=1)
+        tied = (candidates == candidates[np.arange(best.size), best, None]).sum(axis=1) > 1
+        if tied.any():
+            rows_tied = np.unique(a_idx[tied])
+            rank = np.full((active, w), w, dtype=np.int64)
+            rank[rows_tied] = _visit_rank(tiou[rows_tied], n_gt[:active][rows_tied])
+            ranked = np.where(eligible[t_idx[tied], a_idx[tied]], rank[a_idx[tied]], w + 1)
+            best[tied] = np.argmin(ranked, axis=1)
         locked[t_idx, a_idx, best] = True
         true_positive[t_idx, at[a_idx]] = True
     return MatchResult(order, class_bounds, true_positive, num_positives)
