@@ -4,11 +4,13 @@ Per video, from the CAS ``S`` (T, C + 1) and the fused attention ``att_m`` (T,):
 1. ``E = S x att_m``; video score = softmax over C + 1 of the top-floor(T/10) mean of E,
    background dropped; classes with p >= 0.2 are kept (else the argmax);
 2. ``att_m`` thresholded at 10 values linspace(0.1, 0.9, 10); every run of consecutive
-   segments at or above a threshold is a proposal ``[s, e)`` for each kept class;
+   segments above a threshold is a proposal ``[s, e)`` for each kept class (as the authors'
+   code: none at a threshold that segment 0 alone passes, under ``official``);
 3. score = mean of E[s:e, c] minus the mean over the outer margins (25% of the length on
    each side, truncated to whole segments and clipped to the video; 0 if empty) + 0.2 p_c;
 4. Gaussian soft-NMS (sigma 0.3) per class over the pooled proposals, lengths counted
-   inclusively as in the original (``e - s + 1``);
+   inclusively as in the original (``e - s + 1``), each pick swapped to the front of the
+   remaining list as the authors' code does (under ``official``);
 5. segments -> seconds at the features' timing (``FeatureTiming.to_seconds``: x 16 / 25 for
    the published I3D features; a run ``[s, e)`` spans the cells of its features).
 
@@ -48,6 +50,11 @@ class PostprocessSettings:
     cas_top_divisor: int = 8  # video scores: top floor(T / 8) mean (BaSNet's k)
     cas_scale: int = 24  # linear upsampling in time before thresholding (1: none)
     nms_iou: float = 0.7  # hard NMS
+    # The authors' code (preset official): a threshold passed by segment 0 alone gives no
+    # proposal; soft-NMS swaps each pick to the front of the remaining list (ties then fall
+    # in that order). paper: [0, 1) is a proposal; ties fall in the input order.
+    drop_lone_first: bool = True
+    nms_swap: bool = True
 
 
 @dataclass(frozen=True)
@@ -76,9 +83,16 @@ def video_class_scores(cas: np.ndarray, attention: np.ndarray, top_divisor: int 
     return softmax(top)[:-1]
 
 
-def attention_runs(attention: np.ndarray, thresholds: tuple[float, ...]) -> np.ndarray:
-    """All runs ``[s, e)`` (R, 2) of consecutive segments with attention >= a threshold."""
-    above = attention[None, :] >= np.asarray(thresholds)[:, None]  # (K, T)
+def attention_runs(
+    attention: np.ndarray, thresholds: tuple[float, ...], drop_lone_first: bool = False
+) -> np.ndarray:
+    """All runs ``[s, e)`` (R, 2) of consecutive segments with attention above a threshold
+    (strictly, as the authors' ``np.where(att > t)``). ``drop_lone_first``: a threshold that
+    segment 0 alone passes gives no run, as the authors' code (its ``if temp_list.any():``
+    is False for the index list [0])."""
+    above = attention[None, :] > np.asarray(thresholds)[:, None]  # (K, T)
+    if drop_lone_first:
+        above[above[:, 0] & (above.sum(axis=1) == 1)] = False
     padded = np.pad(above, ((0, 0), (1, 1))).astype(np.int8)
     change = np.diff(padded, axis=1)  # +1 at a start, -1 after an end
     starts = np.nonzero(change == 1)
@@ -122,21 +136,31 @@ def soft_nms(
     score: np.ndarray,
     sigma: float = 0.3,
     decay: np.ndarray | None = None,
+    swap: bool = False,
 ) -> np.ndarray:
     """Gaussian soft-NMS; returns an (N, 2) array: the visiting order and each proposal's
-    final score. Each step picks the best remaining proposal (the first on ties, as the
-    original's argmax over the remaining list) and multiplies every remaining score by its
-    decay row; the pairwise work is one precomputed matrix (``soft_nms_decay``)."""
+    final score. Each step picks the best remaining proposal (the first on ties of the
+    remaining list) and multiplies every remaining score by its decay row; the pairwise work
+    is one precomputed matrix (``soft_nms_decay``). The remaining list keeps the input order,
+    or with ``swap`` the authors' order: their loop swaps the pick with the list's first row
+    before dropping it, so that row takes the pick's place (equal scores then fall
+    otherwise)."""
     n = score.size
     if decay is None:
         decay = soft_nms_decay(start, end, sigma)
     current = score.astype(np.float64).copy()
     order = np.empty(n, dtype=np.int64)
     final = np.empty(n, dtype=np.float64)
+    remaining = np.arange(n)
     for i in range(n):  # sequential by nature: each pick depends on all earlier decays
-        top = int(current.argmax())
+        j = int(current[remaining].argmax())
+        top = int(remaining[j])
         order[i], final[i] = top, current[top]
-        current[top] = -np.inf  # decay factors are > 0, so a visited proposal stays -inf
+        if swap:
+            remaining[j] = remaining[0]
+            remaining = remaining[1:]
+        else:
+            remaining = np.delete(remaining, j)
         current *= decay[top]
     return np.stack([order, final], axis=1)
 
@@ -157,7 +181,7 @@ def detect(
     kept = np.flatnonzero(p >= settings.class_threshold)
     if kept.size == 0:
         kept = np.array([int(np.argmax(p))])
-    runs = attention_runs(attention, settings.attention_thresholds)
+    runs = attention_runs(attention, settings.attention_thresholds, settings.drop_lone_first)
     runs = runs[(runs[:, 1] - runs[:, 0]) >= settings.min_length]
     weighted = cas * attention[:, None]
     starts_f, ends_f = runs[:, 0].astype(float), runs[:, 1].astype(float)
@@ -170,7 +194,7 @@ def detect(
         score = (
             outer_inner_scores(weighted[:, c], runs, settings.margin) + settings.class_weight * p[c]
         )
-        result = soft_nms(starts_f, ends_f, score, settings.nms_sigma, decay)
+        result = soft_nms(starts_f, ends_f, score, settings.nms_sigma, decay, settings.nms_swap)
         order = result[:, 0].astype(np.int64)
         labels.append(np.full(order.size, c))
         starts.append(runs[order, 0])

@@ -91,8 +91,10 @@ def predict_videos(
     outputs: dict[str, VideoOutputs] | None = None,
     progress: bool = False,
     timing: FeatureTiming = I3D_25FPS,
+    min_segments: int = 0,
 ) -> dict[str, Any]:
-    """ActivityNet results for every video with features, plus ``video_scores`` (class
+    """ActivityNet results for every video with features (``min_segments`` segments or more;
+    the others get no entry), plus ``video_scores`` (class
     probabilities, for classification mAP) and ``foreground`` (the segments the attention
     calls foreground and the seconds the model saw, for the FP/FN diagnostic). Fills
     ``outputs`` with each video's raw CAS and attention when given. Seconds are at
@@ -101,7 +103,7 @@ def predict_videos(
     video_scores: dict[str, dict[str, float]] = {}
     foreground: dict[str, dict[str, Any]] = {}
     for video in tqdm(videos, desc="inference", unit="video", disable=not progress):
-        if video.features is None or len(video.features) == 0:
+        if video.features is None or len(video.features) < max(1, min_segments):
             continue
         out = video_outputs(model, normalize(video.features), device)
         if outputs is not None:
@@ -134,4 +136,15 @@ def settings_from_config(config: dict[str, Any]) -> PostprocessSettings:
         min_length=spec["min_length"],
         proposals=proposals,
         cas_top_divisor=cas_top_divisor,
+        drop_lone_first=_authors_way(config, "lone_first_segment", "drop"),
+        nms_swap=_authors_way(config, "soft_nms_order", "swap"),
     )
+
+
+def _authors_way(config: dict[str, Any], key: str, authors: str) -> bool:
+    """Whether ``inference.<key>`` asks for the authors' behaviour; unset (a checkpoint made
+    before the key existed) it follows the preset, official being the authors' code."""
+    value = config["inference"].get(key)
+    if value is None:
+        return config["model"].get("preset", "official") == "official"
+    return value == authors

@@ -18,6 +18,8 @@ PRESETS: dict[str, dict[tuple[str, ...], Any]] = {
         ("training", "tsm_lr"): 5e-4,
         ("training", "vlc_clip"): "own",
         ("training", "vlc_adam"): "torch",
+        ("inference", "lone_first_segment"): "keep",
+        ("inference", "soft_nms_order"): "first",
     },
     "official": {
         ("model", "vlc", "objective"): "causal",
@@ -30,6 +32,8 @@ PRESETS: dict[str, dict[tuple[str, ...], Any]] = {
         ("training", "tsm_lr"): 5e-5,
         ("training", "vlc_clip"): "whole",
         ("training", "vlc_adam"): "fairseq",
+        ("inference", "lone_first_segment"): "drop",
+        ("inference", "soft_nms_order"): "swap",
     },
 }
 

@@ -53,7 +53,9 @@ def reference_detect(
     kept = [c for c in range(p.size) if p[c] >= class_threshold] or [int(np.argmax(p))]
     proposals: dict[int, list[list[float]]] = {c: [] for c in kept}
     for threshold in np.linspace(0.1, 0.9, 10):
-        above = np.flatnonzero(attention >= threshold)
+        above = np.flatnonzero(attention > threshold)
+        if not above.any():  # their `if temp_list.any():` (False for [0] alone)
+            continue
         for c in kept:
             for group in _group(above):
                 inner = np.mean(weighted[group, c])

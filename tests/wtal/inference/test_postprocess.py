@@ -86,8 +86,8 @@ def test_vectorised_detection_equals_the_loop_reference(seed):
     cas, attention = random_curves([7, 60, 300, 937, 150, 40][seed], seed)
     found, _ = detect(cas, attention, PostprocessSettings())
     columns = (found.label, found.start, found.end, found.score)
-    ours = sorted(zip(*(column.tolist() for column in columns), strict=True))
-    reference = sorted(reference_detect(cas, attention))
+    ours = list(zip(*(column.tolist() for column in columns), strict=True))  # in their order
+    reference = reference_detect(cas, attention)
     assert len(ours) == len(reference) > 0
     np.testing.assert_allclose(np.array(ours), np.array(reference), rtol=1e-9, atol=1e-12)
 
@@ -115,3 +115,50 @@ def test_minimum_length_and_cap_per_video():
     capped, _ = detect(cas, attention, PostprocessSettings(max_per_video=3))
     assert len(capped) == 3 < len(everything)
     assert sorted(capped.score.tolist()) == sorted(everything.score.tolist())[-3:]
+
+
+def test_a_threshold_passed_by_segment_0_alone_makes_no_proposal_as_the_authors_code():
+    """Their ``if temp_list.any():`` is False for the index list [0]: a threshold that only
+    the first segment passes gives nothing (and [0, 1) is lost); ``paper`` keeps it."""
+    attention = np.array([0.95, 0.5, 0.05, 0.05])
+    thresholds = (0.1, 0.45, 0.55, 0.9)
+    authors = attention_runs(attention, thresholds, drop_lone_first=True).tolist()
+    assert authors == [[0, 2], [0, 2]]  # 0.55 and 0.9: only segment 0 passes
+    assert attention_runs(attention, thresholds).tolist() == [[0, 2], [0, 2], [0, 1], [0, 1]]
+    # segment 0 with others above the threshold still counts
+    both = attention_runs(np.array([0.95, 0.05, 0.95, 0.95]), (0.5,), drop_lone_first=True)
+    assert both.tolist() == [[0, 1], [2, 4]]
+
+
+def test_a_threshold_is_passed_strictly_as_the_authors_code():
+    """np.where(attention > threshold): a segment at exactly the threshold is out."""
+    assert attention_runs(np.array([0.5, 0.5, 0.2]), (0.5,)).tolist() == []
+    assert attention_runs(np.array([0.5, 0.6, 0.2]), (0.5,)).tolist() == [[1, 2]]
+
+
+def test_soft_nms_swaps_the_pick_to_the_front_as_the_authors_code():
+    """Their loop swaps the best row with row 0 before dropping it, so row 0 moves to the
+    pick's place and equal scores are then reached in that order: [2, 1, 0] where the plain
+    first-best order is [2, 0, 1]. Non-overlapping proposals: no decay."""
+    start, end = np.array([0.0, 10.0, 20.0]), np.array([5.0, 15.0, 25.0])
+    score = np.array([0.5, 0.5, 0.9])
+    assert soft_nms(start, end, score, swap=True)[:, 0].tolist() == [2, 1, 0]
+    assert soft_nms(start, end, score)[:, 0].tolist() == [2, 0, 1]
+
+
+@pytest.mark.parametrize(
+    ("preset", "changes", "expected"),
+    [("official", {}, (True, True)),
+     ("paper", {}, (False, False)),
+     ("paper", {"lone_first_segment": "drop"}, (True, False)),
+     ("official", {"soft_nms_order": "first"}, (True, False))],
+)  # fmt: skip
+def test_the_authors_edge_cases_follow_the_preset_and_the_keys(preset, changes, expected):
+    from tests.wtal.training.toy import toy_config
+    from wtal.inference.predict import settings_from_config
+
+    config = toy_config(model={"preset": preset}, inference=changes)
+    settings = settings_from_config(config)
+    assert (settings.drop_lone_first, settings.nms_swap) == expected
+    del config["inference"]["lone_first_segment"]  # a checkpoint made before the key
+    assert settings_from_config(config).drop_lone_first == (preset == "official")
