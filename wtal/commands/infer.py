@@ -59,7 +59,7 @@ def run(args: argparse.Namespace) -> int:
     out = check_output_folder(args.output or Path(config["results_dir"], spec["name"], "infer"))
     subset = args.subset or spec["test_subset"]
     dataset = open_dataset(spec)
-    if subset not in dataset.subsets:
+    if not dataset.has_subset(subset):
         raise ValueError(f"dataset {dataset.name!r} has no subset {subset!r} ({dataset.subsets})")
     split = dataset.subset(subset)
     check_compatible(loaded, split)

@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from wtal.data.subsets import same_subset
 from wtal.data.timing import I3D_25FPS, FeatureTiming
 
 #: One segment of the published I3D features (16 frames at 25 fps, 0.64 s); a dataset's own
@@ -78,10 +79,15 @@ class Dataset:
     def subsets(self) -> tuple[str, ...]:
         return tuple(dict.fromkeys(v.subset for v in self.videos))
 
+    def has_subset(self, name: str) -> bool:
+        """Whether a video is in subset ``name`` (either spelling: ``wtal.data.subsets``)."""
+        return any(same_subset(v.subset, name) for v in self.videos)
+
     def subset(self, name: str) -> Dataset:
-        if name not in self.subsets:
+        """The videos of subset ``name`` (either spelling: ``wtal.data.subsets``)."""
+        if not self.has_subset(name):
             raise KeyError(f"dataset {self.name!r} has no subset {name!r} (has {self.subsets})")
-        return replace(self, videos=tuple(v for v in self.videos if v.subset == name))
+        return replace(self, videos=tuple(v for v in self.videos if same_subset(v.subset, name)))
 
     def video(self, video_id: str) -> VideoRecord:
         for record in self.videos:

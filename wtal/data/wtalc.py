@@ -5,7 +5,9 @@ Annotation folder: ``videoname``, ``subset``, ``duration``, ``classlist``, ``lab
 (video-level labels, what the authors train on), ``segments`` (or ``segment`` in some
 ActivityNet1.3 releases) and ``labels`` (one label per instance); THUMOS14 adds
 ``Ambiguous_test.txt``. Features: an object array aligned with ``videoname``, each ``(T, 2048)``,
-at the authors' timing (non-overlapping 16-frame windows at 25 fps: ``I3D_25FPS``).
+at the authors' timing (non-overlapping 16-frame windows at 25 fps: ``I3D_25FPS``). Subsets
+spelt as the authors' ActivityNet1.3 files (``train``, ``val``) are read as ``training`` and
+``validation`` (``wtal.data.subsets``), with a ``subset-spelling`` quirk.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from wtal.data.checks import (
 )
 from wtal.data.dataset import DataQuirk, Dataset, VideoRecord
 from wtal.data.safe_npy import load_npy
+from wtal.data.subsets import canonical_subset
 from wtal.data.timing import I3D_25FPS
 from wtal.errors import InputFileError
 from wtal.utils.ids import check_video_id
@@ -68,6 +71,23 @@ def _refuse_duplicate_names(path: Path, names: list[str]) -> None:
                 "the two videos would be merged into one",
             )
         first[name] = row
+
+
+def _subset_spellings(path: Path, subsets: list[str]) -> tuple[list[str], list[DataQuirk]]:
+    """The subsets in the project's spelling (``wtal.data.subsets``), and a quirk for each
+    other spelling found (the authors' ActivityNet1.3 files say ``train`` / ``val``)."""
+    quirks = []
+    for found in dict.fromkeys(subsets):
+        if canonical_subset(found) != found:
+            count = subsets.count(found)
+            quirks.append(
+                DataQuirk(
+                    "subset-spelling",
+                    f"{path.name} spells subset {found!r} ({count} video"
+                    f"{'s' if count > 1 else ''}): read as {canonical_subset(found)!r}",
+                )
+            )
+    return [canonical_subset(s) for s in subsets], quirks
 
 
 def _video_features(path: str | os.PathLike[str], video_id: str, value: object) -> np.ndarray:
@@ -142,7 +162,7 @@ def read_wtalc(
             )
 
     feats = None
-    quirks: list[DataQuirk] = []
+    subsets, quirks = _subset_spellings(folder / "subset.npy", subsets)
     if features is not None:
         feats = load_npy(features)
         if len(feats) < n:

@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from wtal.data.subsets import same_subset
 from wtal.errors import InputFileError
 from wtal.utils.files import read_json, refuse_duplicate_keys
 from wtal.utils.json_stream import IrregularJson, JsonStream
@@ -104,7 +105,7 @@ def ground_truth_from_dict(
         if "subset" not in entry:
             raise InputFileError(path, f"{where}: missing 'subset'")
         subsets.add(entry["subset"])
-        if subset is not None and entry["subset"] != subset:
+        if subset is not None and not same_subset(str(entry["subset"]), subset):
             others.add(vid)
             continue
         if "duration" in entry and entry["duration"] is not None:
@@ -144,7 +145,7 @@ def ground_truth_from_dict(
                 for k, seg in enumerate(entry["ambiguous"])
             ]
             ambiguous[vid] = np.asarray(rows, dtype=np.float64).reshape(-1, 2)
-    if subset is not None and subset not in subsets:
+    if subset is not None and not any(same_subset(str(name), subset) for name in subsets):
         known = ", ".join(sorted(map(str, subsets))) or "none"
         raise InputFileError(path, f"unknown subset {subset!r} (subsets in the file: {known})")
     return GroundTruth(

@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import os
+import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -48,6 +49,19 @@ def evaluate_predictions(
     )
 
 
+def warn_short_videos(dataset: Dataset, minimum: int) -> None:
+    """Say how many videos with features ``dataset.min_segments`` leaves out of inference."""
+    with_features = [v for v in dataset.videos if v.features is not None and len(v.features)]
+    short = sum(len(v.features) < minimum for v in with_features)
+    if short:
+        warnings.warn(
+            f"{short} of {len(dataset.videos)} videos of {dataset.name!r} have fewer than "
+            f"{minimum} segments (dataset.min_segments): no predictions for them, their "
+            "instances count as misses",
+            stacklevel=3,
+        )
+
+
 def run_split(
     model: nn.Module,
     dataset: Dataset,
@@ -58,9 +72,12 @@ def run_split(
     keep_outputs: bool = False,
     progress: bool = False,
 ) -> SplitResult:
-    """Predictions and metrics of ``model`` on every video of ``dataset``."""
+    """Predictions and metrics of ``model`` on every video of ``dataset`` (but those under
+    ``dataset.min_segments`` segments: no predictions, their instances count as misses)."""
     if not dataset.videos:
         raise ValueError(f"dataset {dataset.name!r}: no videos to run on")
+    minimum = config["dataset"].get("min_segments", 0)  # absent from older checkpoints
+    warn_short_videos(dataset, minimum)
     outputs: dict[str, VideoOutputs] = {}
     predictions = predict_videos(
         model,
@@ -72,6 +89,7 @@ def run_split(
         outputs=outputs if keep_outputs else None,
         progress=progress,
         timing=dataset.timing,
+        min_segments=minimum,
     )
     return SplitResult(predictions, evaluate_predictions(predictions, dataset, config), outputs)
 

@@ -21,6 +21,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from wtal.models.heads import ClassHead
+from wtal.models.text_encoder import TextSettings
 from wtal.models.tsm import topk_video_logits
 
 #: model.basnet.loss values: bce = the repository's nn.BCELoss on the softmax scores;
@@ -89,6 +90,7 @@ class BaSNet(nn.Module):
         handcrafted_context: Tensor | None = None,
         mode: str = "baseline",
         temperature: float = 1.0,
+        text: TextSettings | None = None,
     ) -> None:
         super().__init__()
         self.mode = mode
@@ -101,6 +103,7 @@ class BaSNet(nn.Module):
             context_length,
             handcrafted_context,
             temperature,
+            text,
         )
         if head.classifier is not None:  # BaSNet's classifier has no bias
             head.classifier = nn.Conv1d(feature_dim, num_classes + 1, 1, bias=False)

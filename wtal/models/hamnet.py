@@ -19,6 +19,8 @@ from torch import Tensor, nn
 from wtal.models.heads import ClassHead
 from wtal.models.init import kaiming_uniform_init
 from wtal.models.losses import guide_loss, mil_loss, sparsity_loss
+from wtal.models.settings import model_settings
+from wtal.models.text_encoder import TextSettings
 from wtal.models.tsm import temporal_pool
 
 if TYPE_CHECKING:
@@ -53,6 +55,7 @@ class HAMNet(nn.Module):
         handcrafted_context: Tensor | None = None,
         temperature: float = 1.0,
         pool_width: int = 1,
+        text: TextSettings | None = None,
     ) -> None:
         super().__init__()
         if feature_dim < 4:
@@ -78,6 +81,7 @@ class HAMNet(nn.Module):
             context_length=context_length,
             handcrafted_context=handcrafted_context,
             temperature=temperature,
+            text=text,
         )
         self.attention = nn.Sequential(
             nn.Conv1d(feature_dim, hidden, 3, padding=1),
@@ -118,6 +122,7 @@ def build_hamnet(
         handcrafted_context=text.prompt_vectors,
         temperature=model["temperature"],
         pool_width=model["pool_width"],
+        text=model_settings(model)[2],
     )
 
 

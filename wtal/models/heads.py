@@ -7,7 +7,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from wtal.models.text_encoder import TextEncoder
+from wtal.models.text_encoder import TextEncoder, TextSettings
 
 #: model.mode values: text = TSM's text matching; baseline = a convolutional classifier.
 HEAD_MODES = ("text", "baseline")
@@ -20,8 +20,10 @@ def make_head(
     name_vectors: Tensor | None,
     context_length: int,
     handcrafted_context: Tensor | None,
+    text: TextSettings | None = None,
 ) -> tuple[TextEncoder | None, nn.Conv1d | None]:
-    """(text encoder, None) for ``mode="text"``, (None, convolution) for ``"baseline"``."""
+    """(text encoder, None) for ``mode="text"``, (None, convolution) for ``"baseline"``;
+    ``text``: the encoder's ``model.text_encoder`` settings."""
     if mode not in HEAD_MODES:
         raise ValueError(f"mode must be 'text' or 'baseline', not {mode!r}")
     if mode == "baseline":
@@ -30,9 +32,10 @@ def make_head(
         raise ValueError("text mode needs the class-name word vectors")
     if name_vectors.shape[0] != num_classes:
         raise ValueError(f"{name_vectors.shape[0]} class-name vectors for {num_classes} classes")
-    return TextEncoder(
-        name_vectors, context_length, dim, handcrafted_context=handcrafted_context
-    ), None
+    encoder = TextEncoder(
+        name_vectors, context_length, dim, handcrafted_context=handcrafted_context, settings=text
+    )
+    return encoder, None
 
 
 def class_scores(
@@ -59,12 +62,13 @@ class ClassHead(nn.Module):
         context_length: int = 9,
         handcrafted_context: Tensor | None = None,
         temperature: float = 1.0,
+        text: TextSettings | None = None,
     ) -> None:
         super().__init__()
         self.mode = mode
         self.temperature = temperature
         self.text, self.classifier = make_head(
-            mode, num_classes, dim, name_vectors, context_length, handcrafted_context
+            mode, num_classes, dim, name_vectors, context_length, handcrafted_context, text
         )
 
     def forward(self, x: Tensor) -> Tensor:

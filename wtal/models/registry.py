@@ -19,6 +19,7 @@ from torch import Tensor, nn
 from wtal.models.basnet import BaSNet, basnet_objective
 from wtal.models.hamnet import build_hamnet, hamnet_objective
 from wtal.models.losses import tsm_objective
+from wtal.models.settings import model_settings
 from wtal.models.tsm import TSM
 
 
@@ -57,6 +58,7 @@ class BaseModel:
 def _build_tsm(
     num_classes: int, feature_dim: int, model: dict[str, Any], text: TextInputs
 ) -> nn.Module:
+    attention, fusion, encoder = model_settings(model)
     return TSM(
         num_classes,
         text.name_vectors if model["mode"] == "text" else None,
@@ -66,6 +68,9 @@ def _build_tsm(
         mode=model["mode"],
         temperature=model["temperature"],
         pool_width=model["pool_width"],
+        attention=attention,
+        fusion=fusion,
+        text=encoder,
     )
 
 
@@ -80,6 +85,7 @@ def _build_basnet(
         handcrafted_context=text.prompt_vectors,
         mode=model["mode"],
         temperature=model["temperature"],
+        text=model_settings(model)[2],
     )
 
 

@@ -5,6 +5,7 @@ LayerNorm. Tokens attend only within their own class."""
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import torch
 from torch import Tensor, nn
@@ -41,6 +42,29 @@ def sinusoidal_positions(length: int, dim: int) -> Tensor:
     return table
 
 
+@dataclass(frozen=True)
+class TextSettings:
+    """``model.text_encoder``: attention ``heads``; ``sinusoid_scale`` ``one`` (the fixed
+    positions as they are: the THUMOS14 code) or ``inverse_sqrt_width`` (divided by
+    sqrt(dim): the ActivityNet1.3 code); ``position_std``, the standard deviation of the
+    learnable positions at initialisation (1/32 and 0.01)."""
+
+    heads: int = 8
+    sinusoid_scale: str = "one"
+    position_std: float = 1 / 32
+
+
+def fixed_positions(length: int, dim: int, scale: str) -> Tensor:
+    """:func:`sinusoidal_positions` as they are (``one``) or divided by sqrt(dim)
+    (``inverse_sqrt_width``; in float32, as the authors divide their float32 table)."""
+    table = sinusoidal_positions(length, dim)
+    if scale == "one":
+        return table
+    if scale == "inverse_sqrt_width":
+        return table / math.sqrt(dim)
+    raise ValueError(f"unknown sinusoid_scale {scale!r} (known: one, inverse_sqrt_width)")
+
+
 class TextEncoder(nn.Module):
     """Queries for C classes + background from fixed class-name word vectors.
 
@@ -54,10 +78,11 @@ class TextEncoder(nn.Module):
         name_vectors: Tensor,
         context_length: int = 9,
         dim: int = 2048,
-        heads: int = 8,
         handcrafted_context: Tensor | None = None,
+        settings: TextSettings | None = None,
     ) -> None:
         super().__init__()
+        settings = settings or TextSettings()
         classes, slots, word_dim = name_vectors.shape
         self.register_buffer("name_vectors", name_vectors.float(), persistent=True)
         if handcrafted_context is not None:
@@ -80,10 +105,11 @@ class TextEncoder(nn.Module):
         self.background_words = nn.Parameter(torch.zeros(1, slots, word_dim))
         length = context_length + slots
         self.project = nn.Sequential(nn.Linear(word_dim, dim), nn.LeakyReLU(0.2), nn.Dropout(0.5))
-        # Learnable positions, one table per class (background included), N(0, 1/32^2).
-        self.positions = nn.Parameter(torch.randn(classes + 1, length, dim) / 32)
-        self.register_buffer("fixed_positions", sinusoidal_positions(length, dim), persistent=False)
-        self.attention = nn.MultiheadAttention(dim, heads, dropout=0.0, batch_first=True)
+        # Learnable positions, one table per class (background included), N(0, std^2).
+        self.positions = nn.Parameter(torch.randn(classes + 1, length, dim) * settings.position_std)
+        table = fixed_positions(length, dim, settings.sinusoid_scale)
+        self.register_buffer("fixed_positions", table, persistent=False)
+        self.attention = nn.MultiheadAttention(dim, settings.heads, dropout=0.0, batch_first=True)
         self.mlp = nn.Sequential(
             nn.Linear(dim, 4 * dim),
             nn.GELU(),

@@ -11,7 +11,22 @@ from torch import Tensor, nn
 
 from wtal.models.heads import class_scores, make_head
 from wtal.models.init import kaiming_uniform_init
-from wtal.models.video_branch import AttentionModule, AttentionOutput
+from wtal.models.text_encoder import TextSettings
+from wtal.models.video_branch import (
+    AttentionModule,
+    AttentionOutput,
+    AttentionSettings,
+    conv_block,
+)
+
+
+@dataclass(frozen=True)
+class FusionSettings:
+    """``model.fusion``: the kernel of the first embedding convolution (X0) and the dropout
+    after each of the two (THUMOS14 code 3 and 0.7, ActivityNet1.3 code 1 and 0.5)."""
+
+    kernel: int = 3
+    dropout: float = 0.7
 
 
 @dataclass
@@ -52,21 +67,27 @@ class TSM(nn.Module):
         mode: str = "text",
         temperature: float = 1.0,
         pool_width: int = 1,
+        attention: AttentionSettings | None = None,
+        fusion: FusionSettings | None = None,
+        text: TextSettings | None = None,
     ) -> None:
         super().__init__()
+        fusion = fusion or FusionSettings()
         self.mode = mode
         self.num_classes = num_classes
         self.temperature = temperature
         self.pool_width = pool_width
-        self.attention = AttentionModule(feature_dim // 2)
-        self.embed0 = nn.Sequential(
-            nn.Conv1d(feature_dim, feature_dim, 3, padding=1), nn.LeakyReLU(0.2), nn.Dropout(0.7)
-        )
-        self.embed1 = nn.Sequential(
-            nn.Conv1d(feature_dim, feature_dim, 3, padding=1), nn.LeakyReLU(0.2), nn.Dropout(0.7)
-        )
+        self.attention = AttentionModule(feature_dim // 2, attention)
+        self.embed0 = conv_block(feature_dim, feature_dim, fusion.kernel, fusion.dropout)
+        self.embed1 = conv_block(feature_dim, feature_dim, 3, fusion.dropout)
         self.text, self.classifier = make_head(
-            mode, num_classes, feature_dim, name_vectors, context_length, handcrafted_context
+            mode,
+            num_classes,
+            feature_dim,
+            name_vectors,
+            context_length,
+            handcrafted_context,
+            text,
         )
         kaiming_uniform_init(self)  # every Conv / Linear of TSM, as the authors initialise it
 

@@ -1,6 +1,8 @@
 """The per-stream video branch (docs/method.md §2.1): cross-modal autoencoder, gated filtering, and
 the attention head; two of them (RGB main / flow aux and the reverse) make one attention
-module. TSM and VLC each own one."""
+module. TSM and VLC each own one. ``model.attention`` (:class:`AttentionSettings`) picks the
+authors' THUMOS14 module (the defaults) or their ActivityNet1.3 one
+(``BWA_fusion_dropout_feat_v3``: full-width bottleneck, channel gate, head dropout 0.7)."""
 
 from __future__ import annotations
 
@@ -9,6 +11,23 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
+
+
+@dataclass(frozen=True)
+class AttentionSettings:
+    """``model.attention``. ``bottleneck``: the autoencoder's bottleneck as a fraction of the
+    stream width (it is also the width the local descriptor reads); ``channel_gate``: the
+    stream is first multiplied by sigmoid of its channel descriptor, and that gated stream is
+    the autoencoder's (trainable) target; ``dropout``: the attention head's two dropouts."""
+
+    bottleneck: float = 0.5
+    channel_gate: bool = False
+    dropout: float = 0.5
+
+
+def scaled_width(fraction: float, dim: int) -> int:
+    """floor(fraction x dim), at least 1, immune to float noise (0.29 x 100 is 29, not 28)."""
+    return max(1, int(round(fraction * dim, 6)))
 
 
 def conv_block(cin: int, cout: int, kernel: int, dropout: float) -> nn.Sequential:
@@ -21,10 +40,13 @@ def conv_block(cin: int, cout: int, kernel: int, dropout: float) -> nn.Sequentia
 class StreamBranch(nn.Module):
     """One stream: ``main`` is filtered with a gate built from the ``aux`` stream."""
 
-    def __init__(self, dim: int = 1024) -> None:
-        """Widths follow the stream: ``dim`` 1024 (paper) gives hidden and head widths 512."""
+    def __init__(self, dim: int = 1024, settings: AttentionSettings | None = None) -> None:
+        """Widths follow the stream: ``dim`` 1024 (paper) gives a head width of 512 and, by
+        default, a bottleneck of 512."""
         super().__init__()
-        hidden = head = dim // 2
+        settings = settings or AttentionSettings()
+        hidden, head = scaled_width(settings.bottleneck, dim), dim // 2
+        self.channel_gate = settings.channel_gate
         self.encode = conv_block(dim, hidden, 3, 0.5)  # z from the auxiliary stream
         self.decode = conv_block(hidden, dim, 3, 0.5)  # aux -> main reconstruction
         self.global_gate = conv_block(dim, dim, 3, 0.5)
@@ -32,27 +54,31 @@ class StreamBranch(nn.Module):
         self.head = nn.Sequential(
             nn.Conv1d(dim, head, 3, padding=1),
             nn.LeakyReLU(0.2),
-            nn.Dropout(0.5),
+            nn.Dropout(settings.dropout),
             nn.Conv1d(head, head, 3, padding=1),
             nn.LeakyReLU(0.2),
             nn.Conv1d(head, 1, 1),
-            nn.Dropout(0.5),
+            nn.Dropout(settings.dropout),
         )
 
     def forward(
         self, main: Tensor, aux: Tensor, reconstruct: bool = True
     ) -> tuple[Tensor, Tensor, Tensor | None]:
         """``main``, ``aux``: (B, D, T). Returns attention (B, T), filtered main (B, D, T)
-        and the reconstruction of main from aux (B, D, T), or None without ``reconstruct``
-        (it only feeds the autoencoder loss: inference and the frozen VLC pass skip it)."""
-        z = self.encode(aux)
+        and the autoencoder's loss, MSE(reconstruction of main from aux, main) with main
+        channel-gated if the gate is on, or None without ``reconstruct`` (only that loss
+        needs it: inference and the frozen VLC pass skip it)."""
+        z = self.encode(aux)  # the dropout draws in the authors' order: encode, decode, gates
         reconstruction = self.decode(z) if reconstruct else None
         g = self.global_gate(main.mean(dim=2, keepdim=True))  # (B, D, 1)
+        if self.channel_gate:
+            main = torch.sigmoid(g) * main
+        loss = F.mse_loss(reconstruction, main) if reconstruction is not None else None
         local = self.local_gate(z)  # (B, D, T)
         gate = F.cosine_similarity(g, local, dim=1).unsqueeze(1)  # r_t, (B, 1, T)
         filtered = torch.sigmoid(local * gate) * main
         attention = torch.sigmoid(self.head(filtered)).squeeze(1)
-        return attention, filtered, reconstruction
+        return attention, filtered, loss
 
 
 @dataclass
@@ -67,20 +93,20 @@ class AttentionOutput:
 class AttentionModule(nn.Module):
     """Both streams: RGB filtered by flow and flow filtered by RGB."""
 
-    def __init__(self, stream_dim: int = 1024) -> None:
+    def __init__(self, stream_dim: int = 1024, settings: AttentionSettings | None = None) -> None:
         super().__init__()
         self.stream_dim = stream_dim
-        self.rgb = StreamBranch(stream_dim)
-        self.flow = StreamBranch(stream_dim)
+        self.rgb = StreamBranch(stream_dim, settings)
+        self.flow = StreamBranch(stream_dim, settings)
 
     def forward(self, features: Tensor, reconstruct: bool = True) -> AttentionOutput:
         """``features``: (B, 2D, T), RGB channels first."""
         rgb, flow = features[:, : self.stream_dim], features[:, self.stream_dim :]
-        a_rgb, f_rgb, rec_rgb = self.rgb(rgb, flow, reconstruct)
-        a_flow, f_flow, rec_flow = self.flow(flow, rgb, reconstruct)
+        a_rgb, f_rgb, loss_rgb = self.rgb(rgb, flow, reconstruct)
+        a_flow, f_flow, loss_flow = self.flow(flow, rgb, reconstruct)
         reconstruction = None
-        if rec_rgb is not None and rec_flow is not None:
-            reconstruction = F.mse_loss(rec_rgb, rgb) + F.mse_loss(rec_flow, flow)
+        if loss_rgb is not None and loss_flow is not None:
+            reconstruction = loss_rgb + loss_flow
         return AttentionOutput(
             attention=(a_rgb + a_flow) / 2,
             rgb=a_rgb,

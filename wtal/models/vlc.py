@@ -18,7 +18,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from wtal.models.init import xavier_attention_init
-from wtal.models.video_branch import AttentionModule, AttentionOutput
+from wtal.models.video_branch import AttentionModule, AttentionOutput, AttentionSettings
 
 
 class WeightedAttention(nn.Module):
@@ -187,17 +187,21 @@ class VLC(nn.Module):
         attention: AttentionModule | None = None,
         word_positions: bool = False,
         max_words: int = 64,
+        attention_settings: AttentionSettings | None = None,
     ) -> None:
         """``word_vectors``: (V, word_dim) GloVe vectors of the VLC vocabulary (row 0 = PAD,
         which is also the end-of-sentence target). ``attention``: pass TSM's module to share
         it (the "Share" ablation). ``word_positions``: add learnable positions to the word
         tokens (the authors add none: order comes from the causal mask; the masked objective,
-        which has no causal mask, needs them)."""
+        which has no causal mask, needs them). ``attention_settings``: ``model.attention`` for
+        VLC's own attention module."""
         super().__init__()
         dim = feature_dim // 4  # 512 for the paper's 2048-d features (FFN 2 x dim, 4 heads)
         word_dim = word_vectors.shape[1]
         self.shared_attention = attention is not None
-        self.attention = attention if attention is not None else AttentionModule(feature_dim // 2)
+        if attention is None:
+            attention = AttentionModule(feature_dim // 2, attention_settings)
+        self.attention = attention
         self.register_buffer("word_vectors", word_vectors.float())
         self.video_in = nn.Sequential(nn.Dropout(0.1), nn.Linear(feature_dim, dim))
         self.word_in = nn.Sequential(nn.Dropout(0.1), nn.Linear(word_dim, dim))

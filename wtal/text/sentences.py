@@ -1,13 +1,20 @@
 """Class names as words, the VLC sentences, and their vocabulary.
 
-``BaseballPitch`` -> ``["baseball", "pitch"]``; ``"Playing congas"`` -> ``["playing",
-"congas"]``. TSM uses a fixed number of name slots per class (2 on THUMOS14): names are cut
-to that many words after dropping the connective ``and`` (``CleanAndJerk`` -> ``clean
-jerk``), and short names repeat their words (``Billiards`` fills both slots). A VLC sentence
-is a template with ``[CLS]`` replaced by the class phrase; several labels are joined with
-" and " (with its spaces, unlike the authors' code). Names whose words cannot be split from
-their spelling are listed in ``PHRASES`` with the words the authors use (``Shotput`` is
-"shot put" in their class-name vectors and sentences).
+Two rules split a class name into words (``model.class_words.split``). ``camel_case`` (the
+THUMOS14 code): ``BaseballPitch`` -> ``["baseball", "pitch"]``, ``"Playing congas"`` ->
+``["playing", "congas"]``; names whose words cannot be split from their spelling are listed
+in ``PHRASES`` with the words the authors use (``Shotput`` is "shot put" in their class-name
+vectors and sentences). ``whitespace`` (the ActivityNet1.3 code): spaces only, lower-cased,
+``Rock-paper-scissors`` one word.
+
+TSM uses a fixed number of name slots per class (2 on THUMOS14, 5 on ActivityNet1.3): names
+are cut to that many words, after dropping the connective ``and`` under ``camel_case``
+(``CleanAndJerk`` -> ``clean jerk``); a shorter name repeats its words (``fill: repeat``,
+``Billiards`` fills both slots) or leaves the other slots empty (``fill: zeros``, None here,
+a zero vector in the model). A VLC sentence is a template with ``[CLS]`` replaced by the
+class phrase, the class's words under the same split rule (the ActivityNet1.3 code tokenises
+the raw class name, which keeps hyphenated words whole); several labels are joined with
+" and " (with its spaces, unlike the authors' code).
 """
 
 from __future__ import annotations
@@ -23,20 +30,37 @@ _CONNECTIVES = {"and"}
 PHRASES: dict[str, tuple[str, ...]] = {"Shotput": ("shot", "put")}
 
 
-def class_words(name: str) -> list[str]:
-    """Lower-case words of a class name (CamelCase, spaces, hyphens and underscores split;
-    ``PHRASES`` first)."""
+SPLITS = ("camel_case", "whitespace")
+FILLS = ("repeat", "zeros")
+
+
+def class_words(name: str, split: str = "camel_case") -> list[str]:
+    """Lower-case words of a class name: ``camel_case`` (CamelCase, spaces, hyphens and
+    underscores split; ``PHRASES`` first) or ``whitespace`` (spaces only)."""
+    if split == "whitespace":
+        return [w.lower() for w in name.split()]
+    if split != "camel_case":
+        raise ValueError(f"model.class_words.split {split!r}: expected one of {SPLITS}")
     if name in PHRASES:
         return list(PHRASES[name])
     return [w.lower() for w in _WORD.findall(name) if w.isalnum()]
 
 
-def name_slots(name: str, slots: int) -> list[str]:
-    """Exactly ``slots`` words for a class name (see the module docstring)."""
-    words = [w for w in class_words(name) if w not in _CONNECTIVES] or class_words(name)
+def name_slots(
+    name: str, slots: int, split: str = "camel_case", fill: str = "repeat"
+) -> list[str | None]:
+    """Exactly ``slots`` words for a class name, None for an empty slot (see the module
+    docstring)."""
+    if fill not in FILLS:
+        raise ValueError(f"model.class_words.fill {fill!r}: expected one of {FILLS}")
+    words = class_words(name, split)
+    if split == "camel_case":
+        words = [w for w in words if w not in _CONNECTIVES] or words
     if not words:
         raise ValueError(f"class name {name!r} has no words")
     words = words[:slots]
+    if fill == "zeros":
+        return [*words, *[None] * (slots - len(words))]
     return [words[i % len(words)] for i in range(slots)]
 
 
@@ -51,8 +75,9 @@ class Sentence:
     key: tuple[bool, ...]  # True for the words of the class phrase
 
 
-def build_sentence(labels: Sequence[str], template: str) -> Sentence:
-    """``template`` contains ``[CLS]``; ``labels`` are class names (video-level labels)."""
+def build_sentence(labels: Sequence[str], template: str, split: str = "camel_case") -> Sentence:
+    """``template`` contains ``[CLS]``; ``labels`` are class names (video-level labels), each
+    phrase their :func:`class_words` under ``split``."""
     if "[CLS]" not in template:
         raise ValueError(f"VLC template {template!r} has no [CLS]")
     before, after = template.split("[CLS]", 1)
@@ -62,7 +87,7 @@ def build_sentence(labels: Sequence[str], template: str) -> Sentence:
         if i:
             words.append("and")
             key.append(False)
-        phrase = class_words(label)
+        phrase = class_words(label, split)
         words += phrase
         key += [True] * len(phrase)
     tail = tokenize(after)

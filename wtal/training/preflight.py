@@ -29,9 +29,10 @@ def check_at_least(value: int | None, minimum: int, option: str) -> None:
 def check_subset(
     dataset: Dataset, name: str, key: str, source: str | os.PathLike[str], why: str
 ) -> Dataset:
-    """The subset ``name`` of ``dataset`` (named by config key ``key`` in ``source``), which
-    must exist and have at least one video with features; ``why`` says who needs it."""
-    if name not in dataset.subsets:
+    """The subset ``name`` of ``dataset`` (named by config key ``key`` in ``source``; either
+    spelling, ``wtal.data.subsets``), which must exist and have at least one video with
+    features; ``why`` says who needs it."""
+    if not dataset.has_subset(name):
         raise InputFileError(
             source,
             f"{key} {name!r}: dataset {dataset.name!r} has no such subset (it has "

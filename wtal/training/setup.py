@@ -11,9 +11,10 @@ from torch import nn
 
 from wtal.data.dataset import Dataset
 from wtal.models.registry import TextInputs, build_model
-from wtal.models.video_branch import AttentionModule
+from wtal.models.settings import section
+from wtal.models.video_branch import AttentionModule, AttentionSettings
 from wtal.models.vlc import VLC
-from wtal.text.glove import WordVectors, frequent_words, load_word_vectors
+from wtal.text.glove import WordVectors, complete, frequent_words, load_word_vectors
 from wtal.text.sentences import Sentence, Vocabulary, build_sentence, name_slots, tokenize
 
 
@@ -26,20 +27,38 @@ class TextAssets:
     vocabulary: Vocabulary
     vocabulary_vectors: torch.Tensor  # (V, word_dim), row 0 = PAD (zeros)
     source: str
+    substituted: tuple[str, ...] = ()  # words the vectors lack, given zero vectors
 
 
-def class_sentences(dataset: Dataset, template: str) -> dict[tuple[str, ...], Sentence]:
+def word_split(config: dict[str, Any]) -> str:
+    """How class names become words (``model.class_words.split``), for the name slots and
+    the VLC sentences alike."""
+    return config["model"]["class_words"]["split"]
+
+
+def class_sentences(
+    dataset: Dataset, template: str, split: str = "camel_case"
+) -> dict[tuple[str, ...], Sentence]:
     """The VLC sentence of every label combination in the dataset."""
     return {
-        labels: build_sentence(labels, template)
+        labels: build_sentence(labels, template, split)
         for labels in sorted({tuple(v.labels) for v in dataset.videos if v.labels})
     }
 
 
+def _slot_vectors(vectors: WordVectors, slots: list[str | None]) -> np.ndarray:
+    """(slots, dim): each slot's word vector, zeros for an empty slot."""
+    rows = [vectors.lookup([w])[0] if w is not None else np.zeros(vectors.dim) for w in slots]
+    return np.stack(rows).astype(np.float32)
+
+
 def text_assets(dataset: Dataset, config: dict[str, Any]) -> TextAssets:
     model = config["model"]
-    names = [name_slots(c, model["name_slots"]) for c in dataset.classes]
-    sentences = class_sentences(dataset, model["vlc"]["template"])
+    words = model["class_words"]
+    names = [
+        name_slots(c, model["name_slots"], words["split"], words["fill"]) for c in dataset.classes
+    ]
+    sentences = class_sentences(dataset, model["vlc"]["template"], words["split"])
     vlc = model["vlc"]
     frequent = (
         frequent_words(model["word_vectors"], vlc["frequent_words"])
@@ -48,9 +67,12 @@ def text_assets(dataset: Dataset, config: dict[str, Any]) -> TextAssets:
     )
     vocabulary = Vocabulary.from_sentences(sentences.values(), frequent)
     prompt = tokenize(model["handcrafted_prompt"]) if model["prompt"] == "handcrafted" else []
-    wanted = {w for n in names for w in n} | set(vocabulary.words[1:]) | set(prompt)
-    vectors: WordVectors = load_word_vectors(model["word_vectors"], wanted)
-    name_vectors = torch.from_numpy(np.stack([vectors.lookup(n) for n in names]))
+    wanted = {w for n in names for w in n if w is not None}
+    wanted |= set(vocabulary.words[1:]) | set(prompt)
+    vectors, substituted = complete(
+        load_word_vectors(model["word_vectors"], wanted), wanted, model["unknown_words"]
+    )
+    name_vectors = torch.from_numpy(np.stack([_slot_vectors(vectors, n) for n in names]))
     vocab_vectors = np.concatenate(
         [np.zeros((1, vectors.dim), np.float32), vectors.lookup(vocabulary.words[1:])]
     )
@@ -60,6 +82,7 @@ def text_assets(dataset: Dataset, config: dict[str, Any]) -> TextAssets:
         vocabulary=vocabulary,
         vocabulary_vectors=torch.from_numpy(vocab_vectors),
         source=vectors.source,
+        substituted=substituted,
     )
 
 
@@ -87,5 +110,6 @@ def build_models(
             video_causal=bool(model["vlc"]["video_causal"]),
             attention=attention if shared else None,
             word_positions=bool(model["vlc"]["word_positions"]),
+            attention_settings=section(model, "attention", AttentionSettings),
         )
     return base, vlc

@@ -31,10 +31,16 @@ from wtal.models.checkpoint import (
     save_checkpoint,
 )
 from wtal.models.vlc import VLC, SentenceBatch
-from wtal.training.batches import gather_batch, sample_batch
+from wtal.training.batches import Pools, draw_pools, gather_batch, sample_batch
 from wtal.training.presets import resolve_preset
 from wtal.training.schedule import vlc_learning_rate
-from wtal.training.setup import TextAssets, build_models, class_sentences, text_assets
+from wtal.training.setup import (
+    TextAssets,
+    build_models,
+    class_sentences,
+    text_assets,
+    word_split,
+)
 from wtal.training.step import Optimizers, make_optimizers, train_step
 from wtal.utils.devices import resolve_device
 from wtal.utils.files import atomic_open, exclusive_lock, link_or_copy, write_json, write_text
@@ -60,9 +66,9 @@ def pick_device(name: str, source: str = "training.device") -> torch.device:
 
 
 def _sentence_table(
-    dataset: Dataset, template: str, vocabulary
+    dataset: Dataset, template: str, vocabulary, split: str = "camel_case"
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    sentences = class_sentences(dataset, template)
+    sentences = class_sentences(dataset, template, split)
     longest = max(len(s.words) for s in sentences.values())
     ids = np.zeros((len(dataset), longest), np.int64)
     key = np.zeros((len(dataset), longest), bool)
@@ -393,6 +399,7 @@ class Run:
     device: torch.device
     rng: np.random.Generator
     data_digest: str  # see data_digest(): the run resumes only on the same data
+    pools: Pools  # the videos the similar pairs and the random videos are drawn from
 
     def payload(self, iteration: int) -> dict[str, Any]:
         """The model file of this run at ``iteration`` (what inference loads)."""
@@ -426,9 +433,16 @@ class Run:
         from the run's generator in a fixed order, so resumed runs draw the same)."""
         training = self.config["training"]
         batch = sample_batch(
-            self.labels, self.rng, training["similar_classes"], training["random_videos"]
+            self.labels,
+            self.rng,
+            training["similar_classes"],
+            training["random_videos"],
+            pairable=self.pools.pairable,
+            drawable=self.pools.drawable,
         )
-        x = gather_batch(self.features, batch, training["max_seqlen"], self.rng)
+        x = gather_batch(
+            self.features, batch, training["max_seqlen"], self.rng, training["sampling"]
+        )
         ids, key, lengths = self.sentences
         device = self.device
         sentences = SentenceBatch(
@@ -456,6 +470,7 @@ def prepare_run(config: dict[str, Any], train_set: Dataset, digest: str = "") ->
     raw = [v.features for v in train_set.videos]
     norm = FeatureNorm.fit(raw, config["features"]["normalize"], config["features"]["channel_pool"])
     features = [norm(f) for f in raw]
+    pools = training_pools(config, raw)
     text = text_assets(train_set, config)
     model, vlc = build_models(len(train_set.classes), features[0].shape[1], text, config)
     model.to(device)
@@ -471,11 +486,35 @@ def prepare_run(config: dict[str, Any], train_set: Dataset, digest: str = "") ->
         model,
         vlc,
         make_optimizers(model, vlc, config),
-        _sentence_table(train_set, config["model"]["vlc"]["template"], text.vocabulary),
+        _sentence_table(
+            train_set, config["model"]["vlc"]["template"], text.vocabulary, word_split(config)
+        ),
         device,
         rng,
         digest,
+        pools,
     )
+
+
+def training_pools(config: dict[str, Any], raw: Sequence[np.ndarray]) -> Pools:
+    """The pools of the usable training videos (raw features): all-zero videos out of the
+    similar pairs (``training.pairs_skip_empty``), videos under ``dataset.min_segments``
+    segments out of the random videos (a warning says how many); none left is an error."""
+    training, minimum = config["training"], config["dataset"]["min_segments"]
+    pools = draw_pools(raw, minimum, training["pairs_skip_empty"])
+    if pools.short:
+        warnings.warn(
+            f"{pools.short} of {len(raw)} training videos have fewer than {minimum} segments "
+            "(dataset.min_segments): left out of the random videos of each batch (they stay "
+            "in the similar-pair pools, as in the authors' ActivityNet1.3 code)",
+            stacklevel=3,
+        )
+    if training["random_videos"] and pools.drawable.size == 0:
+        raise TrainingError(
+            f"none of the {len(raw)} training videos has {minimum} segments or more "
+            "(dataset.min_segments), so no random video can be drawn"
+        )
+    return pools
 
 
 def restore_run(run: Run, resumed: dict[str, Any], last: Path) -> None:
@@ -639,6 +678,8 @@ def finish(
         # A CPU run is bit-reproducible for its seed and this count only.
         "threads": torch.get_num_threads(),
         "word_vectors": run.text.source,
+        # Words the vectors lack, given zero vectors (model.unknown_words: zeros).
+        "substituted_words": list(run.text.substituted),
         "versions": {"torch": torch.__version__, "numpy": np.__version__},
         "data_digest": run.data_digest,
         "config": run.config,

@@ -224,3 +224,15 @@ def test_huge_integers_in_ground_truth_name_file_and_entry(tmp_path, mutate, mes
     with pytest.raises(InputFileError) as error:
         load_ground_truth(path, "test")
     assert str(error.value) == f"{path}: {message}"
+
+
+def test_a_subset_is_found_under_either_spelling():
+    """The authors' ActivityNet1.3 files say val / train, the official release validation /
+    training: `wtal evaluate --subset val` on a file that says validation (and back)."""
+    from wtal.evaluation.tables import ground_truth_from_dict
+
+    entry = {"annotations": [{"segment": [1.0, 2.0], "label": "A"}]}
+    data = {"database": {"a": {**entry, "subset": "validation"}, "b": {**entry, "subset": "val"},
+                         "c": {**entry, "subset": "training"}}}  # fmt: skip
+    assert ground_truth_from_dict(data, "val").video_ids == ("a", "b")
+    assert ground_truth_from_dict(data, "train").video_ids == ("c",)

@@ -223,3 +223,33 @@ def test_infer_refuses_an_output_that_is_a_file_before_running(trained, tmp_path
     result = run_cli("infer", "--checkpoint", str(checkpoint), "--output", str(taken))
     one_line(result, f"{taken}: --output must be a folder")
     assert result.stdout == ""  # no metrics table: nothing was run
+
+
+def test_short_videos_get_no_predictions_and_their_instances_count_as_misses(trained):
+    """dataset.min_segments: videos with fewer segments are left out of inference (a warning
+    counts them), their ground truth stays: as a run whose predictions lack them."""
+    from wtal.data.open import open_dataset
+    from wtal.inference.run import evaluate_predictions, run_split
+
+    checkpoint = trained / "results" / "tiny" / "train" / "checkpoints" / "best.pt"
+    loaded = load_model(checkpoint, torch.device("cpu"))
+    split = open_dataset(loaded.config["dataset"]).subset("test")
+    lengths = sorted(v.num_segments for v in split.videos)
+    minimum = lengths[len(lengths) // 2]
+    short = {v.video_id for v in split.videos if v.num_segments < minimum}
+    assert short and any(len(split.video(vid).segments) for vid in short)
+    config = {**loaded.config, "dataset": {**loaded.config["dataset"], "min_segments": minimum}}
+    whole = run_split(loaded.model, split, loaded.norm, loaded.config, torch.device("cpu"))
+    with pytest.warns(UserWarning, match=f"{len(short)} of {len(split.videos)} videos"):
+        left = run_split(loaded.model, split, loaded.norm, config, torch.device("cpu"))
+    assert set(left.predictions["results"]) == set(whole.predictions["results"]) - short
+    pruned = {
+        key: {vid: v for vid, v in value.items() if vid not in short}
+        if isinstance(value, dict)
+        else value
+        for key, value in whole.predictions.items()
+    }
+    expected = evaluate_predictions(pruned, split, config)
+    assert left.metrics.to_dict() == expected.to_dict()
+    for count in ("ground_truth_instances", "ground_truth_videos"):  # the short ones too
+        assert left.metrics.counts[count] == whole.metrics.counts[count]
