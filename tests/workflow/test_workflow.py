@@ -137,3 +137,28 @@ def test_a_video_id_that_reads_as_a_wildcard_is_named(tmp_path):
     output = result.stdout + result.stderr
     assert f"{annotations}: database/v{{video}}: video id 'v{{video}}' holds a brace" in output
     assert "WildcardError" not in output
+
+
+def test_the_videos_of_a_subset_spelt_the_authors_way_are_planned(tmp_path):
+    """The authors' ActivityNet1.3 files say train / val: a config saying training /
+    validation plans their videos (the plan compared the spellings as they were)."""
+    videos = tmp_path / "videos"
+    videos.mkdir()
+    entry = {"duration": 10.0, "annotations": [{"segment": [1.0, 2.0], "label": "Jump"}]}
+    database = {"a": {**entry, "subset": "train"}, "b": {**entry, "subset": "val"},
+                "c": {**entry, "subset": "testing"}}  # fmt: skip
+    for video in database:
+        (videos / f"{video}.mp4").write_bytes(b"")
+    annotations = tmp_path / "annotations.json"
+    annotations.write_text(json.dumps({"database": database}))
+    config = tmp_path / "config.yaml"
+    config.write_text(yaml.safe_dump({
+        "results_dir": str(tmp_path / "results"),
+        "dataset": {"name": "spell", "format": "activitynet", "annotations": str(annotations),
+                    "videos": str(videos), "train_subset": "training",
+                    "test_subset": "validation"},
+        "extraction": {"videos_per_job": 1},
+    }))  # fmt: skip
+    result = snakemake("-n", "decode", config=config)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "decode_chunk        2" in result.stdout + result.stderr

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from extract.i3d_source import KINETICS_RGB_CACHE_NAME
 from wtal.data.open import open_dataset
+from wtal.data.subsets import canonical_subset
 
 DATASET = config["dataset"]
 EXTRACTION = config["extraction"]
@@ -101,8 +102,8 @@ def _video_ids():
         )
         return [plan.video_id for plan in plans]
     dataset = open_dataset(DATASET, with_features=False)
-    wanted = {DATASET.get("train_subset"), DATASET.get("test_subset")}
-    return [v.video_id for v in dataset.videos if v.subset in wanted]
+    wanted = {canonical_subset(DATASET["train_subset"]), canonical_subset(DATASET["test_subset"])}
+    return [v.video_id for v in dataset.videos if canonical_subset(v.subset) in wanted]
 
 
 VIDEO_IDS = _video_ids()
