@@ -7,7 +7,14 @@
 # `--forcerun <stage>` makes that stage again and what depends on it. experiments
 # (--config sheet=experiments/<sheet>.yaml) trains an experiment sheet and writes its table.
 
-from wtal.config import BASE_KEY, workflow_config
+from snakemake.utils import min_version
+
+from wtal.config.load import workflow_config
+from wtal.config.schema import BASE_KEY
+
+# The Snakemake internals read below and in workflow/rules/common.smk are those of the pinned
+# version (pyproject.toml); tests/workflow/test_snakemake_internals.py checks each of them.
+min_version("9.27.1")
 
 
 configfile: "config/config.yaml"

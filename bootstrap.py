@@ -53,10 +53,10 @@ def ensure_environment() -> None:
 
 # Snakemake reads --configfile files itself, with a YAML reader that expands aliases, before
 # the workflow's own bounded reader sees them: they are read here first (an alias bomb would
-# otherwise take Snakemake's memory; wtal.config.read_yaml_file refuses it in one line).
+# otherwise take Snakemake's memory; wtal.config.safe_yaml.read_yaml_file refuses it in one line).
 CHECK_CONFIGFILES = """
 import sys
-from wtal.config import read_yaml_file
+from wtal.config.safe_yaml import read_yaml_file
 from wtal.errors import WtalError
 for path in sys.argv[1:]:
     try:

@@ -14,7 +14,7 @@ to [-1, 1] for I3D.
 The cache is one ``.npy`` file ``(N, H, W, 2)`` uint8, written chunk by chunk into
 ``<name>.partial.npy`` with a progress record beside it; a killed run restarts at the last
 finished chunk, and only a complete file is renamed to its final name. Then
-``<name>.identity.json`` records what made it (see :mod:`extract.identity`); a cache without
+``<name>.identity.json`` records what made it (see :mod:`extract.reuse`); a cache without
 that record, or with another one, is never reused.
 """
 
@@ -25,8 +25,8 @@ import json
 import os
 import threading
 import time
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -34,22 +34,18 @@ from typing import TYPE_CHECKING, Any
 import cv2
 import numpy as np
 
-from extract.identity import (
-    flow_identity,
-    sidecar_path,
-    video_fingerprint,
-    video_source,
-    write_sidecar,
-)
+from extract.errors import StageError
 from extract.prefetch import prefetched
-from extract.presets import BACKENDS, PRESETS
+from extract.presets import FLOW_BOUND, PRESETS
+from extract.reuse import Sidecar, flow_identity, sidecar_path, video_source, write_sidecar
+from extract.settings import ExtractionSettings, backend_and_device
+from extract.stage import Stage, Task
 from extract.video import VideoInfo, iter_frames, resized_size
+from wtal.errors import UsageError
 from wtal.utils.files import naming, write_json
 
 if TYPE_CHECKING:  # torch loads only when the torch backend runs: `wtal --help` stays quick
     import torch
-
-BOUND = 20.0
 
 
 @dataclass(frozen=True)
@@ -64,39 +60,11 @@ class FlowInfo:
     backend: str = "opencv"
 
 
-def resolve_backend(backend: str, device: torch.device) -> str:
-    """The implementation ``backend`` means on ``device``: ``auto`` is torch on CUDA and
-    OpenCV otherwise."""
-    if backend not in BACKENDS:
-        raise ValueError(f"unknown flow backend {backend!r} (choose from {', '.join(BACKENDS)})")
-    if backend == "auto":
-        return "torch" if device.type == "cuda" else "opencv"
-    return backend
-
-
-def _opencv_whatever_the_machine(backend: str, device: object) -> bool:
-    """Whether ``backend`` on ``device`` (a name or a torch device) means OpenCV on any
-    machine; then nothing of torch is needed (importing it costs a process 1-2 s)."""
-    return backend == "opencv" or (backend == "auto" and str(device) == "cpu")
-
-
-def backend_and_device(backend: str, device: str, source: str = "--device") -> tuple[str, Any]:
-    """The implementation and torch device that ``backend`` on the device named ``device``
-    mean (``device`` checked, ``source`` named when it is unusable); OpenCV and ``"cpu"``
-    without importing torch where that is the answer on any machine."""
-    if _opencv_whatever_the_machine(backend, device):
-        return "opencv", "cpu"
-    from wtal.utils.devices import resolve_device
-
-    resolved = resolve_device(device, source)
-    return resolve_backend(backend, resolved), resolved
-
-
 def create_tvl1(preset: str) -> Any:
     if preset not in PRESETS:
-        raise ValueError(f"unknown flow preset {preset!r} (choose from {', '.join(PRESETS)})")
+        raise UsageError(f"unknown flow preset {preset!r} (choose from {', '.join(PRESETS)})")
     if not hasattr(cv2, "optflow"):
-        raise RuntimeError(
+        raise StageError(
             "cv2.optflow is missing: another OpenCV package replaced "
             "opencv-contrib-python-headless; reinstall only that one"
         )
@@ -104,8 +72,8 @@ def create_tvl1(preset: str) -> Any:
 
 
 def quantize(flow: np.ndarray) -> np.ndarray:
-    """float32 (..., 2) pixels -> uint8, clipped to +-BOUND."""
-    scaled = (np.clip(flow, -BOUND, BOUND) + BOUND) * (255.0 / (2 * BOUND))
+    """float32 (..., 2) pixels -> uint8, clipped to +-FLOW_BOUND."""
+    scaled = (np.clip(flow, -FLOW_BOUND, FLOW_BOUND) + FLOW_BOUND) * (255.0 / (2 * FLOW_BOUND))
     return np.rint(scaled).astype(np.uint8)
 
 
@@ -148,7 +116,7 @@ def quantize_tensor(flow: torch.Tensor) -> torch.Tensor:
     as ``np.rint``)."""
     import torch
 
-    scaled = (flow.clamp(-BOUND, BOUND) + BOUND) * (255.0 / (2 * BOUND))
+    scaled = (flow.clamp(-FLOW_BOUND, FLOW_BOUND) + FLOW_BOUND) * (255.0 / (2 * FLOW_BOUND))
     return torch.round(scaled).to(torch.uint8)
 
 
@@ -200,22 +168,6 @@ def _header_and_offset(path: Path, shape: tuple[int, ...]) -> int:
     return int(offset)
 
 
-def cache_identity(
-    fingerprint: dict[str, Any],
-    preset: str,
-    short_side: int,
-    on_variable_frame_rate: str,
-    backend: str = "opencv",
-) -> dict[str, Any]:
-    """The identity a flow cache of the video of ``fingerprint`` (``video_fingerprint``)
-    made with these settings records; ``backend``: ``opencv`` or ``torch`` (resolved)."""
-    if preset not in PRESETS:
-        raise ValueError(f"unknown flow preset {preset!r} (choose from {', '.join(PRESETS)})")
-    return flow_identity(
-        fingerprint, short_side, on_variable_frame_rate, preset, PRESETS[preset], backend
-    )
-
-
 def _resume_point(partial: Path, record: Path, identity: dict[str, Any]) -> tuple[int, int]:
     """(frames done, data offset) of a partial file made for ``identity``; (0, 0) if none."""
     if not (partial.exists() and record.exists()):
@@ -229,50 +181,36 @@ def _resume_point(partial: Path, record: Path, identity: dict[str, Any]) -> tupl
     return 0, 0
 
 
+def partial_files(output: Path) -> tuple[Path, Path]:
+    """Where a flow file is made: ``<stem>.partial.npy`` and its progress record."""
+    return output.with_name(output.stem + ".partial.npy"), output.with_name(
+        output.stem + ".partial.json"
+    )
+
+
 def compute_flow(
     info: VideoInfo,
-    output: str | os.PathLike[str],
-    preset: str = "standard",
-    workers: int = 1,
-    short_side: int = 256,
+    output: Path,
+    settings: ExtractionSettings,
+    identity: dict[str, Any],
+    progress: Any = None,
     chunk: int = 32,
-    progress: Callable[[int], None] | None = None,
-    on_variable_frame_rate: str = "resample",
-    *,
-    backend: str = "opencv",
-    device: str | torch.device = "cpu",
-    flow_batch: int = 16,
 ) -> FlowInfo:
-    """TV-L1 flow of every 25 fps frame of ``info`` into ``output`` (resumable), with its
-    identity recorded beside it (``on_variable_frame_rate`` is recorded there).
-    ``backend`` (``opencv``, ``torch``, ``auto``) picks the implementation; ``workers``
-    threads run OpenCV, ``device`` runs torch ``flow_batch`` pairs at a time. Decoding runs on
-    its own thread, a chunk ahead of the flow."""
-    if _opencv_whatever_the_machine(backend, device):
-        backend = "opencv"
-    else:
-        import torch
-
-        device = torch.device(device)
-        backend = resolve_backend(backend, device)
+    """TV-L1 flow of every 25 fps frame of ``info`` into ``output``'s partial file, chunk by
+    chunk, resuming the partial file made for the same ``identity``; ``progress(n)`` as
+    fields are written. The settings' ``flow_backend`` picks the implementation:
+    ``workers`` threads run OpenCV, ``device`` runs torch ``flow_batch`` pairs at a time.
+    Decoding runs on its own thread, a chunk ahead of the flow."""
+    backend, device = backend_and_device(settings.flow_backend, settings.device)
+    preset = settings.flow_preset
     create_tvl1(preset)  # fail early on a bad preset or a broken OpenCV
     if backend == "torch":
-        chunk = max(chunk, flow_batch)
-    output = Path(output)
+        chunk = max(chunk, settings.flow_batch)
     output.parent.mkdir(parents=True, exist_ok=True)
-    width, height = resized_size(info.width, info.height, short_side)
+    width, height = resized_size(info.width, info.height, settings.short_side)
     shape = (info.frames, height, width, 2)
-    partial = output.with_name(output.stem + ".partial.npy")
-    record = output.with_name(output.stem + ".partial.json")
-    source = video_source(info.path)
-    identity = {
-        **cache_identity(
-            video_fingerprint(info.path), preset, short_side, on_variable_frame_rate, backend
-        ),
-        "shape": list(shape),
-    }
-    # The record of an older file at this name goes first: never beside a file it did not make.
-    sidecar_path(output).unlink(missing_ok=True)
+    partial, record = partial_files(output)
+    identity = {**identity, "shape": list(shape)}
     done, offset = _resume_point(partial, record, identity)
     if done == 0:
         with naming(partial):
@@ -281,15 +219,16 @@ def compute_flow(
     resumed_from = done
     started = time.perf_counter()
     solver: _OpenCVSolver | _TorchSolver = (
-        _TorchSolver(preset, device, flow_batch)  # type: ignore[arg-type]
+        _TorchSolver(preset, device, settings.flow_batch)
         if backend == "torch"
-        else _OpenCVSolver(preset, workers)
+        else _OpenCVSolver(preset, settings.workers)
     )
     try:
         with naming(partial), open(partial, "r+b") as sink:
             carry: np.ndarray | None = None
             chunks = prefetched(
-                (lo, _gray(frames)) for lo, frames in iter_frames(info, short_side, chunk, done)
+                (lo, _gray(frames))
+                for lo, frames in iter_frames(info, settings.short_side, chunk, done)
             )
             for lo, gray in chunks:
                 last_chunk = lo + len(gray) == info.frames
@@ -318,10 +257,6 @@ def compute_flow(
         solver.close()
     if done != info.frames:
         raise RuntimeError(f"{info.path}: flow stopped at frame {done} of {info.frames}")
-    os.replace(partial, output)
-    record.unlink(missing_ok=True)
-    identity.pop("shape")
-    write_sidecar(output, identity, source)
     return FlowInfo(
         path=os.fspath(output),
         frames=info.frames,
@@ -332,3 +267,64 @@ def compute_flow(
         resumed_from=resumed_from,
         backend=backend,
     )
+
+
+class FlowStage(Stage):
+    """The flow stage: the TV-L1 flow of a video in one ``.npy`` (resumable), kept when its
+    identity record beside it is the current one. What ``wtal flow`` runs, a workflow flow
+    job for each of its videos, and the features stage for its flow cache."""
+
+    name = "flow"
+    #: Frames decoded and written per chunk (what a killed run resumes from).
+    chunk = 32
+
+    def __init__(
+        self, settings: ExtractionSettings, *, redo: bool = False, source: str = "--device"
+    ) -> None:
+        super().__init__(settings, redo=redo)
+        self.backend = backend_and_device(settings.flow_backend, settings.device, source)[0]
+
+    def finished(self, task: Task) -> Sidecar:
+        return Sidecar(task.output)
+
+    def expected(self, task: Task) -> dict[str, Any]:
+        return flow_identity(task.video.fingerprint, self.settings, self.backend)
+
+    def notice(self, task: Task, why: str) -> str:
+        return f"{task.video}: {task.output} is stale ({why}): computing it again"
+
+    def compute(self, task: Task, identity: dict[str, Any]) -> FlowInfo:
+        """Into the partial file (from the first frame when asked to make it again); the
+        record of an older file at this name goes first: never beside a file it did not make."""
+        if self.redo:
+            partial_files(task.output)[1].unlink(missing_ok=True)
+        sidecar_path(task.output).unlink(missing_ok=True)
+        info = task.video.info
+        done = 0
+
+        def advance(n: int) -> None:
+            nonlocal done
+            done += n
+            if task.progress is not None:
+                task.progress("flow", done, info.frames)
+
+        return compute_flow(info, task.output, self.settings, identity, advance, self.chunk)
+
+    def write(self, task: Task, result: FlowInfo) -> None:
+        partial, record = partial_files(task.output)
+        os.replace(partial, task.output)
+        record.unlink(missing_ok=True)
+
+    def record(self, task: Task, identity: dict[str, Any], result: FlowInfo) -> None:
+        write_sidecar(task.output, identity, video_source(task.video.path))
+
+
+class FlowCache(FlowStage):
+    """The flow a feature folder keeps beside its features (``flow_<preset>.npy``), made
+    under the folder's lock."""
+
+    def notice(self, task: Task, why: str) -> str:
+        return f"{task.video}: the flow cache {task.output} is stale ({why}): computing it again"
+
+    def lock(self, task: Task) -> AbstractContextManager[None]:
+        return nullcontext()

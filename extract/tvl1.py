@@ -449,9 +449,7 @@ def inner_step(
     p: torch.Tensor,
     active: torch.Tensor | None,
     warp: tuple[torch.Tensor, torch.Tensor, torch.Tensor],
-    l_t: float,
-    theta: float,
-    taut: float,
+    sizes: tuple[float, float, float],
     threshold: float,
     in_place: bool = True,
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -459,7 +457,8 @@ def inner_step(
     estimateDualVariables).
 
     u: (B, 2, H, W) flow; p: (B, 2, 2, H, W) dual variables (flow component, x/y); warp:
-    :func:`warp_step`'s output. With ``active`` (B,) bool, pairs not active keep their
+    :func:`warp_step`'s output; sizes: the steps ``(l_t, theta, taut)`` (``lambda * theta``,
+    ``theta``, ``tau / theta``). With ``active`` (B,) bool, pairs not active keep their
     state; None means all are. Returns the new (u, p) and which pairs are (still) active:
     those whose flow this step changed by more than ``threshold`` (summed squares).
 
@@ -469,6 +468,7 @@ def inner_step(
     step inside the bounds; the clamp then moves ``u`` by at most ``l_t sqrt(g)`` (< 2e-5 px).
     """
     i1w_grad, rho_c, neg_grad = warp
+    l_t, theta, taut = sizes
     rho = rho_c + torch.addcmul(i1w_grad[:, 0] * u[:, 0], i1w_grad[:, 1], u[:, 1])
     step = (rho / neg_grad).clamp_(-l_t, l_t)
     v = torch.addcmul(u, step.unsqueeze(1), i1w_grad)
@@ -566,6 +566,7 @@ def _one_level(
     l_t = float(np.float32(params.lambda_ * params.theta))
     taut = float(np.float32(params.tau / params.theta))
     theta = float(np.float32(params.theta))
+    sizes = (l_t, theta, taut)
     i1x, i1y = centered_gradient(i1)
     i1_stack = torch.stack((i1, i1x, i1y), dim=1)
     p = u.new_zeros((batch, 2, 2, height, width))
@@ -580,7 +581,7 @@ def _one_level(
                 if n % check_every == 0 and not subset.compact():
                     break
                 subset.su, subset.sp, subset.active = steps.inner(
-                    subset.su, subset.sp, subset.active, subset.warp, l_t, theta, taut, threshold
+                    subset.su, subset.sp, subset.active, subset.warp, sizes, threshold
                 )
             else:
                 continue

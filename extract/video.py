@@ -19,8 +19,10 @@ import cv2
 import numpy as np
 
 from extract.errors import VideoError
+from extract.presets import FPS, SHORT_SIDE
+from extract.reuse import video_fingerprint
+from wtal.errors import UsageError
 
-TARGET_FPS = 25.0
 #: Spread of frame durations (relative to their median) above which a file counts as VFR.
 VFR_TOLERANCE = 0.25
 
@@ -42,8 +44,37 @@ class VideoInfo:
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)
         out.pop("source_index")
-        out["fps"] = TARGET_FPS
+        out["fps"] = FPS
         return out
+
+
+class Video:
+    """A video file as the stages read it: its path as given (records and messages name it
+    so), and its fingerprint and probe, each taken once, when first needed (the probe may be
+    taken ahead, on another thread)."""
+
+    def __init__(self, path: str | os.PathLike[str], on_variable_frame_rate: str = "resample"):
+        self.path = path
+        self.on_variable_frame_rate = on_variable_frame_rate
+        self._fingerprint: dict[str, Any] | None = None
+        self._info: VideoInfo | None = None
+
+    def __str__(self) -> str:
+        return os.fspath(self.path)
+
+    @property
+    def fingerprint(self) -> dict[str, Any]:
+        """:func:`extract.reuse.video_fingerprint` (a :class:`VideoError` when unreadable)."""
+        if self._fingerprint is None:
+            self._fingerprint = video_fingerprint(self.path)
+        return self._fingerprint
+
+    @property
+    def info(self) -> VideoInfo:
+        """:func:`probe` under the video's frame-rate policy."""
+        if self._info is None:
+            self._info = probe(self.path, self.on_variable_frame_rate)  # type: ignore[arg-type]
+        return self._info
 
 
 def _open(path: str | os.PathLike[str]) -> Any:
@@ -85,8 +116,8 @@ def probe(
         warnings.warn(f"{path}: {message}: resampled to 25 fps by timestamps", stacklevel=2)
     # Container timestamps are often float32-rounded (12.8 s is stored as 12.8000002): a
     # thousandth of a frame of slack keeps that from adding a spurious last frame.
-    frames = math.ceil(duration * TARGET_FPS - 1e-3)
-    times = np.arange(frames) / TARGET_FPS
+    frames = math.ceil(duration * FPS - 1e-3)
+    times = np.arange(frames) / FPS
     source = np.clip(np.searchsorted(starts, times + 1e-6, side="right") - 1, 0, count - 1)
     fps = float(reader.get_avg_fps())
     return VideoInfo(
@@ -111,7 +142,7 @@ def resized_size(width: int, height: int, short_side: int) -> tuple[int, int]:
 
 
 def iter_frames(
-    info: VideoInfo, short_side: int = 256, chunk: int = 64, start: int = 0
+    info: VideoInfo, short_side: int = SHORT_SIDE, chunk: int = 64, start: int = 0
 ) -> Iterator[tuple[int, np.ndarray]]:
     """Yield ``(first_index, frames)`` with frames ``(n, H, W, 3)`` uint8 RGB at 25 fps."""
     reader = _open(info.path)
@@ -133,6 +164,9 @@ def center_crop(frames: np.ndarray, size: int) -> np.ndarray:
     """Centre ``size`` x ``size`` crop of ``(..., H, W, C)`` frames."""
     height, width = frames.shape[-3:-1]
     if height < size or width < size:
-        raise ValueError(f"frames of {width}x{height} are smaller than the {size} crop")
+        raise UsageError(
+            f"frames of {width}x{height} are smaller than the {size} crop (a crop larger than "
+            "the short side?)"
+        )
     top, left = (height - size) // 2, (width - size) // 2
     return frames[..., top : top + size, left : left + size, :]

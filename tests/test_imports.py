@@ -1,7 +1,7 @@
 """The architecture as import rules, read from the source (no imports run): the packages of
-wtal import each other without cycles, data flows one way (the evaluator knows no model,
-inference no training, models no datasets' readers), and extraction never imports wtal's
-models."""
+wtal, and its modules, import each other without cycles, data flows one way (the
+configuration knows nothing downstream of it, the evaluator no model, inference and reports
+no training, models no datasets' readers), and extraction never imports wtal's models."""
 
 from __future__ import annotations
 
@@ -33,6 +33,35 @@ def package_of(module: str) -> str | None:
     if parts[0] == "wtal" and len(parts) > 1:
         return parts[1]
     return None
+
+
+def module_name(path: Path) -> str:
+    """``wtal/x/y.py`` -> ``wtal.x.y``; a package's ``__init__.py`` -> the package."""
+    parts = path.relative_to(ROOT).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def imported_wtal_modules(path: Path, known: set[str]) -> set[str]:
+    """The modules of ``known`` that ``path`` imports: ``from a.b import c`` names ``a.b.c``
+    when that is a module, else ``a.b`` (a package's own ``__init__`` is not an edge)."""
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            found |= {alias.name for alias in node.names if alias.name in known}
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            names = {f"{node.module}.{alias.name}" for alias in node.names}
+            submodules = names & known
+            if submodules:
+                found |= submodules
+            elif node.module in known:
+                found.add(node.module)
+    return found
+
+
+def module_graph() -> dict[str, set[str]]:
+    paths = {module_name(path): path for path in sorted((ROOT / "wtal").rglob("*.py"))}
+    known = set(paths)
+    return {name: imported_wtal_modules(path, known) - {name} for name, path in paths.items()}
 
 
 def package_graph() -> dict[str, set[str]]:
@@ -68,6 +97,12 @@ def test_the_wtal_packages_import_each_other_without_cycles():
     assert cycles(graph) == []
 
 
+def test_the_wtal_modules_import_each_other_without_cycles():
+    """Within a package too (type-only imports count: each is a module that needs another's
+    names, and a cycle of them is a layering that went wrong)."""
+    assert cycles(module_graph()) == []
+
+
 def test_cycle_detection_finds_a_planted_cycle():
     assert cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}}) == [["a", "b", "c", "a"]]
 
@@ -75,8 +110,10 @@ def test_cycle_detection_finds_a_planted_cycle():
 @pytest.mark.parametrize(
     ("package", "forbidden"),
     [
+        ("config", {"models", "training", "inference", "evaluation", "report", "commands"}),
         ("evaluation", {"models", "training", "inference", "report", "commands"}),
-        ("inference", {"training", "commands"}),
+        ("inference", {"training", "report", "commands"}),
+        ("report", {"training", "commands"}),
         ("models", {"training", "inference", "evaluation", "report", "commands"}),
         ("data", {"models", "training", "inference", "evaluation", "report", "commands"}),
         ("utils", {"data", "models", "training", "inference", "evaluation", "report"}),
@@ -84,6 +121,20 @@ def test_cycle_detection_finds_a_planted_cycle():
 )
 def test_data_flows_one_way(package, forbidden):
     assert package_graph()[package] & forbidden == set()
+
+
+def test_wtal_infer_reads_no_training_code():
+    """``wtal infer`` runs a checkpoint: it needs the config and the model, not training."""
+    packages = {package_of(m) for m in imported_modules(ROOT / "wtal/commands/infer.py")}
+    assert "training" not in packages
+
+
+def test_the_generators_are_upstream_of_extraction():
+    """wtal.generate makes datasets from the dataset model (wtal.data) and wtal's helpers
+    alone: nothing of extraction or of what is downstream of it."""
+    assert package_graph()["generate"] <= {"data", "utils", "errors"}
+    extraction = {m for path in (ROOT / "extract").rglob("*.py") for m in imported_modules(path)}
+    assert "generate" not in {package_of(m) for m in extraction}
 
 
 def test_extraction_does_not_import_the_wtal_model():

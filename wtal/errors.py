@@ -19,8 +19,33 @@ def quoted(value: object, limit: int = EXCERPT) -> str:
     return excerpt(repr(value), limit)
 
 
+#: The most characters of one problem in a message (a schema message quotes one excerpt).
+PROBLEM = 240
+
+#: The most problems one message lists.
+MAX_PROBLEMS = 10
+
+#: The most characters of a path that a message quotes: a real path is never cut (Linux's
+#: PATH_MAX), a path built from a 10 MB string is.
+PATH_MAX = 4096
+
+
+def listing(problems: list[str]) -> str:
+    """The first :data:`MAX_PROBLEMS` problems, then how many more."""
+    shown = problems[:MAX_PROBLEMS]
+    if len(problems) > MAX_PROBLEMS:
+        shown.append(f"and {len(problems) - MAX_PROBLEMS:,} more problems")
+    return "; ".join(shown)
+
+
 class WtalError(Exception):
     """Base class for errors the command line reports without a traceback."""
+
+
+class UsageError(WtalError, ValueError):
+    """A value the user gave (a command-line option, a config value, an argument, a name)
+    cannot be used; the message says which and why. A ValueError too: a library caller's
+    ``except ValueError`` still catches it."""
 
 
 class InputFileError(WtalError, ValueError):
@@ -38,3 +63,7 @@ class ConfigError(InputFileError):
 
 class Interrupted(WtalError):
     """The user stopped a command (Ctrl-C); the message says what was kept and how to go on."""
+
+
+class TrainingError(WtalError):
+    """A training run cannot start, go on or finish; the message says what to do."""

@@ -5,18 +5,30 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
-import extract.features as features_module
-from extract.features import ExtractionSettings, extract_video, load_models
-from extract.i3d import InceptionI3d
+import extract.flow as flow_module
+from extract.features import FeatureStage, output_folder
+from extract.i3d import InceptionI3d, for_inference
+from extract.segments import Models, load_models, run_i3d
+from extract.settings import ExtractionSettings
+from extract.stage import Task
+from extract.video import Video
 from extract.weights import WeightsInfo
 from tests.extract.clips import moving_square
 
 SMALL = ExtractionSettings(short_side=64, crop=56, flow_preset="fast", workers=2)
+
+
+def extract_video(clip: Path, output: Path, models: Models, settings: ExtractionSettings) -> Path:
+    """The features stage's make (no check: made whatever is there) into ``output/<stem>``."""
+    folder = output_folder(output, clip)
+    FeatureStage(settings, models=models).make(Task(Video(clip), folder))
+    return folder
 
 
 @pytest.fixture(scope="module")
@@ -73,7 +85,7 @@ def test_cached_flow_is_reused(random_models, tmp_path, monkeypatch):
     def no_flow(*args, **kwargs):
         raise AssertionError("flow recomputed although cached")
 
-    monkeypatch.setattr(features_module, "compute_flow", no_flow)
+    monkeypatch.setattr(flow_module, "compute_flow", no_flow)
     extract_video(clip, tmp_path, random_models, SMALL)
     assert np.array_equal(np.load(folder / "rgb.npy"), before)
 
@@ -125,11 +137,11 @@ def test_bf16_autocast_is_applied_and_stays_close_to_float32():
     """I3D under bf16 autocast gives float32 features that differ from float32 ones (the
     autocast is real) by a cosine above 0.999 (random weights, small clips)."""
     torch.manual_seed(0)
-    model = features_module.for_inference(InceptionI3d(3).eval())
+    model = for_inference(InceptionI3d(3).eval())
     rng = np.random.default_rng(0)
     batches = [rng.uniform(-1, 1, (2, 3, 16, 64, 64)).astype(np.float32) for _ in range(2)]
-    fp32 = features_module._run(model, iter(batches), 4, lambda n: None)
-    bf16 = features_module._run(model, iter(batches), 4, lambda n: None, "bf16")
+    fp32 = run_i3d(model, iter(batches), 4, lambda n: None)
+    bf16 = run_i3d(model, iter(batches), 4, lambda n: None, "bf16")
     assert bf16.dtype == np.float32 and bf16.shape == (4, 1024)
     assert not np.array_equal(bf16, fp32)
     cosine = (bf16 * fp32).sum(1) / np.linalg.norm(bf16, axis=1) / np.linalg.norm(fp32, axis=1)

@@ -9,9 +9,12 @@ import json
 import pytest
 import torch
 
-from extract.batch import stale_folder
-from extract.features import ExtractionSettings, expected_identity, extract_video
+from extract.features import FeatureFolder, FeatureStage
 from extract.i3d import InceptionI3d
+from extract.reuse import Reuse, why_stale
+from extract.settings import ExtractionSettings
+from extract.stage import Task
+from extract.video import Video
 from extract.weights import WeightsInfo
 from tests.extract.clips import moving_square
 from wtal.data.activitynet import read_activitynet, recorded_timing
@@ -31,7 +34,10 @@ def random_models():
 
 def test_meta_records_the_timing_and_old_folders_stay_current(random_models, tmp_path):
     clip = moving_square(tmp_path / "sq.mp4", frames=40, fps=25.0, size=(160, 64))
-    folder = extract_video(clip, tmp_path / "features", random_models, SMALL)
+    stage = FeatureStage(SMALL, models=random_models)
+    task = Task(Video(clip), tmp_path / "features" / "sq")
+    stage.make(task)
+    folder = task.output
     meta = json.loads((folder / "meta.json").read_text())
     assert meta["timing"] == {"fps": 25.0, "frames_per_segment": 16, "stride": 16}
     assert "timing" not in json.dumps(meta["identity"])
@@ -39,12 +45,13 @@ def test_meta_records_the_timing_and_old_folders_stay_current(random_models, tmp
         I3D_25FPS,
         folder / "meta.json",
     )
-    _, identity = expected_identity(clip, SMALL, {"rgb": "0" * 64, "flow": "0" * 64})
-    assert stale_folder(folder, identity) is None
+    identity = stage.expected(task)
+    assert identity["weights"] == {"rgb": "0" * 64, "flow": "0" * 64}
+    assert why_stale(FeatureFolder(folder), identity, Reuse()) is None
     # A folder written before the timing record: still current, and read at 25 fps / 16.
     del meta["timing"]
     (folder / "meta.json").write_text(json.dumps(meta))
-    assert stale_folder(folder, identity) is None
+    assert why_stale(FeatureFolder(folder), identity, Reuse()) is None
     assert recorded_timing(tmp_path / "features", folder.name) is None
     gt = tmp_path / "gt.json"
     gt.write_text(json.dumps({"database": {folder.name: {"subset": "test", "duration": 1.6}}}))

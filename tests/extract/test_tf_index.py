@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from extract.tf_index import (
+from tests.extract.kinetics import CHECKPOINTS, require_kinetics
+from tests.extract.tf_index import (
     IndexFormatError,
     bundle_header,
     mask_crc,
@@ -17,7 +18,6 @@ from extract.tf_index import (
     snappy_decompress,
     unmask_crc,
 )
-from tests.extract.kinetics import CHECKPOINTS, require_kinetics
 
 
 @pytest.fixture(scope="module")

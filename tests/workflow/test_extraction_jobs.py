@@ -172,20 +172,29 @@ def test_a_gpu_is_asked_for_where_the_device_names_cuda(
 
 
 def test_extraction_settings_reach_the_jobs(tmp_path):
-    config = write_plan(tmp_path, VIDEOS, videos_per_job=7, flow_backend="torch",
-                        autocast="bf16", flow_batch=8, workers=3, short_side=128, crop=112,
-                        flow_preset="fast", batch_segments=2)  # fmt: skip
+    from extract.settings import WEIGHTS, ExtractionSettings, read_by
+
+    changed = {"flow_backend": "torch", "autocast": "bf16", "flow_batch": 8, "workers": 3,
+               "short_side": 128, "crop": 112, "flow_preset": "fast",
+               "batch_segments": 2}  # fmt: skip
+    config = write_plan(tmp_path, VIDEOS, videos_per_job=7, **changed)
     jobs = dry_run_jobs(config, cores=4)
     settings = {rule: chunk_argument(chunk_jobs(jobs, rule)[0], "--settings")
                 for rule in STAGE_RULES}  # fmt: skip
     # each stage is given the settings it reads, so that a change reruns only the stages
-    # that read it
+    # that read it; what a job is given reads back as the config's settings
+    configured = ExtractionSettings(**changed, weights_cache=str(tmp_path / "weights"))
+    for rule in STAGE_RULES:
+        stage = rule.removesuffix("_chunk")
+        given = ExtractionSettings.from_chunk(settings[rule], workers=3)
+        assert {k: getattr(given, k) for k in read_by(stage)} == {
+            k: getattr(configured, k) for k in read_by(stage)
+        }
+        transported = set(settings[rule]["settings"]) | set(settings[rule].get("weights", ()))
+        assert transported == {WEIGHTS.get(k, k) for k in read_by(stage)}
     assert settings["decode_chunk"]["settings"] == {"on_variable_frame_rate": "resample",
                                                     "short_side": 128}  # fmt: skip
-    assert settings["flow_chunk"]["settings"] == {
-        "device": "auto", "flow_backend": "torch", "flow_batch": 8, "flow_preset": "fast",
-        "on_variable_frame_rate": "resample", "short_side": 128,
-    }  # fmt: skip
+    assert "crop" not in settings["flow_chunk"]["settings"]
     assert "weights" not in settings["decode_chunk"] and "weights" not in settings["flow_chunk"]
     assert settings["features_chunk"]["weights"] == {
         "cache": str(tmp_path / "weights"), "flow": None, "rgb": None
@@ -201,15 +210,6 @@ def test_extraction_settings_reach_the_jobs(tmp_path):
     assert paths["flow_chunk"] == {k: paths["features_chunk"][k] for k in ("video", "decoded",
                                                                            "flow")}  # fmt: skip
     assert paths["decode_chunk"] == {k: paths["features_chunk"][k] for k in ("video", "decoded")}
-    assert settings["features_chunk"]["settings"] == {
-        "autocast": "bf16", "batch_segments": 2, "crop": 112, "device": "auto",
-        "flow_backend": "torch", "flow_batch": 8, "flow_preset": "fast", "keep_flow": True,
-        "on_variable_frame_rate": "resample", "short_side": 128,
-    }  # fmt: skip
-    # every field but workers is one of the features' settings (workers: the job's threads)
-    from extract.features import ExtractionSettings
-
-    ExtractionSettings(**settings["features_chunk"]["settings"], workers=3)
     threads = {rule: chunk_jobs(jobs, rule)[0]["shell"].split("--threads ")[1].split()[0]
                for rule in STAGE_RULES}  # fmt: skip
     assert threads == {"decode_chunk": "1", "flow_chunk": "3", "features_chunk": "3"}
@@ -438,9 +438,9 @@ def test_a_stage_rerun_redoes_that_stage_and_what_was_made_from_it(tmp_path, kin
     assert outputs(out, videos) == contents  # made again, the same bytes
     log = (out / "logs" / "extract" / "flow" / "2-per-job" / "0.log").read_text()
     assert "is stale (asked to make it again)" in log
-    assert "  1/2 a: done\n" in log  # a line as each video ends
+    assert "  [1/2] a: done (" in log  # a line as each video ends
     log = (out / "logs" / "extract" / "features" / "2-per-job" / "0.log").read_text()
-    assert f"  [1/2] {tmp_path / 'videos' / 'a'}.mp4: done (" in log
+    assert "  [1/2] a: done (" in log
 
     # the first stage made again: everything after it follows
     decode = snakemake("features", "--forcerun", "decode", config=config, cores=2)
@@ -473,11 +473,12 @@ def test_a_chunk_job_records_what_cannot_be_decoded_finishes_the_others_and_reus
     assert f"[3/3] {other}: FAILED" in log and f"[2/3] {good}: done" in log
     assert f"[1/3] {bad}: cannot be decoded" in log
     # and as each video ended, a line (the log is written as the job goes); this log is the
-    # retry's, which kept the finished video and tried the other alone
+    # retry's, which kept the finished video and tried the other again
     assert f"[2/3] {good}: done (current, kept)" in log
-    assert f"  [1/1] {tmp_path / 'videos' / other}.mp4: FAILED: FileExistsError" in log
+    assert f"  [3/3] {other}: FAILED: FileExistsError" in log
     decode_log = (out / "logs" / "extract" / "decode" / "3-per-job" / "0.log").read_text()
-    assert f"  2/3 {good}: done\n" in decode_log and f"  1/3 {bad}: cannot be decoded" in decode_log
+    assert f"  [2/3] {good}: done (" in decode_log
+    assert f"  [1/3] {bad}: cannot be decoded" in decode_log
     assert "1 of 3 videos of this chunk failed at features" in log
     # retried once, with twice the memory and the time (features: 120 + 600 min per video)
     assert "mem_mb=4000" in output and "mem_mb=8000" in output

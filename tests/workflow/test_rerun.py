@@ -19,7 +19,7 @@ import torch
 import yaml
 
 from tests.workflow.test_workflow import ROOT, SNAKEMAKE, snakemake
-from wtal.data.synthetic import generate
+from wtal.generate.synthetic_files import generate
 
 #: The files a run ends with, compared byte for byte with the clean run's (the report names
 #: the results folder, so every run of this module writes to the same one).

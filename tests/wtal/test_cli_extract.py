@@ -15,6 +15,7 @@ import pytest
 import torch
 
 import extract.features as features_module
+import extract.flow as flow_module
 from extract.i3d import InceptionI3d
 from tests.extract.clips import moving_square
 from wtal.cli import main
@@ -192,7 +193,7 @@ def test_the_flow_stage_keeps_a_current_file_and_remakes_a_stale_one(clips, tmp_
 
 
 def test_ctrl_c_names_the_video_and_what_is_kept(weights, clips, tmp_path, monkeypatch, capsys):
-    real = features_module.compute_flow
+    real = flow_module.compute_flow
     calls = []
 
     def interrupted_on_the_second_video(*args, **kwargs):
@@ -201,7 +202,7 @@ def test_ctrl_c_names_the_video_and_what_is_kept(weights, clips, tmp_path, monke
             raise KeyboardInterrupt
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(features_module, "compute_flow", interrupted_on_the_second_video)
+    monkeypatch.setattr(flow_module, "compute_flow", interrupted_on_the_second_video)
     videos = [clips / "faster.mp4", clips / "square.mp4"]
     code = main(extract_args(weights, tmp_path / "out", *videos))
     assert code == 130

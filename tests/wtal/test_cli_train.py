@@ -21,7 +21,7 @@ import yaml
 
 from tests.wtal.test_cli import run_cli
 from wtal.cli import main
-from wtal.data.synthetic import generate
+from wtal.generate.synthetic_files import generate
 
 #: Small and fast: a few iterations of the default model on 64-d features.
 TRAINING = {

@@ -7,6 +7,7 @@ import shlex
 from pathlib import Path
 
 from extract.i3d_source import KINETICS_RGB_CACHE_NAME
+from extract.settings import ExtractionSettings
 from wtal.data.open import open_dataset
 from wtal.data.subsets import canonical_subset
 
@@ -21,6 +22,15 @@ for _key in ("train_subset", "test_subset"):
             "on dataset.test_subset (THUMOS14: validation / test; ActivityNet: training / "
             "validation)"
         )
+
+
+def weights_cache():
+    return EXTRACTION["weights_cache"] or str(Path(config["results_dir"], "weights"))
+
+
+# The extraction settings: what each stage's jobs are given, and the single-video commands'
+# arguments, come from this one object (extract/settings.py).
+SETTINGS = ExtractionSettings(**{**EXTRACTION, "weights_cache": weights_cache()})
 
 
 def results(*parts):
@@ -95,7 +105,7 @@ def _video_ids():
     if not FROM_VIDEOS:
         return []
     if DEMO["enabled"]:
-        from wtal.data.demo_videos import plan_videos
+        from wtal.generate.demo_plan import plan_videos
 
         plans = plan_videos(
             DEMO["videos"], DEMO["test_videos"], DEMO["seed"], (DEMO["min_seconds"], DEMO["max_seconds"])
@@ -117,7 +127,7 @@ def video_file(video):
 # Three stages, decode -> flow -> features (no flow stage when extraction.keep_flow is false:
 # the features jobs compute the flow, and delete it once used). Each stage runs as one job
 # per chunk of extraction.videos_per_job videos (in the video list's order), one process
-# doing the chunk's videos in turn (workflow/scripts/extract_chunk.py), so a cluster
+# doing the chunk's videos in turn (extract/chunk.py), so a cluster
 # receives ceil(videos / videos_per_job) jobs per stage. Per video, the files are where a
 # single `wtal decode` / `wtal flow` / `wtal extract` puts them (the per-video rules of
 # extract.smk make them as file targets); a job's own output is its chunk record
@@ -306,89 +316,38 @@ def weights_input(wildcards=None):
     return str(Path(weights_cache(), KINETICS_RGB_CACHE_NAME))
 
 
-def weights_cache():
-    return EXTRACTION["weights_cache"] or str(Path(config["results_dir"], "weights"))
-
-
 def decode_arguments():
     """`wtal decode VIDEO --output RECORD` takes these, and --record-failure."""
-    return [
-        "--short-side", str(EXTRACTION["short_side"]),
-        "--on-variable-frame-rate", EXTRACTION["on_variable_frame_rate"],
-    ]  # fmt: skip
-
-
-def device_arguments(backend_option):
-    """Where flow and I3D run: the torch device, the TV-L1 backend and its batch."""
-    return [
-        backend_option, EXTRACTION["flow_backend"],
-        "--device", EXTRACTION["device"],
-        "--flow-batch", str(EXTRACTION["flow_batch"]),
-    ]  # fmt: skip
+    return SETTINGS.arguments("decode")
 
 
 def flow_arguments():
     """`wtal flow VIDEO --output FLOW --decoded RECORD --workers N` takes these."""
-    return [
-        "--preset", EXTRACTION["flow_preset"],
-        *decode_arguments(),
-        *device_arguments("--backend"),
-    ]  # fmt: skip
+    return SETTINGS.arguments("flow")
 
 
 def extraction_arguments():
     """`wtal extract VIDEO --output DIR --decoded RECORD --threads N` takes these (and
-    `--flow FLOW` when the flow cache is kept, --no-keep-flow otherwise)."""
-    args = [
-        "--short-side", str(EXTRACTION["short_side"]),
-        "--crop", str(EXTRACTION["crop"]),
-        "--flow-preset", EXTRACTION["flow_preset"],
-        "--batch", str(EXTRACTION["batch_segments"]),
-        "--on-variable-frame-rate", EXTRACTION["on_variable_frame_rate"],
-        "--weights-cache", weights_cache(),
-        *device_arguments("--flow-backend"),
-        "--autocast", EXTRACTION["autocast"],
-        "--no-progress",
-    ]  # fmt: skip
-    for key in ("rgb_weights", "flow_weights"):
-        if EXTRACTION[key]:
-            args += [f"--{key.replace('_', '-')}", EXTRACTION[key]]
-    if not EXTRACTION["keep_flow"]:
-        args.append("--no-keep-flow")
-    return args
+    `--flow FLOW` when the flow cache is kept)."""
+    return [*SETTINGS.arguments("features"), "--no-progress"]
 
 
 def chunk_list(wildcards):
-    """The chunk's video ids for workflow/scripts/extract_chunk.py, as a JSON list."""
+    """The chunk's video ids for extract/chunk.py, as a JSON list."""
     return json.dumps(chunk_ids(wildcards))
 
 
-# What each stage's jobs read of the extraction settings: a change reruns the chunk jobs of
-# the stages that read it (Snakemake compares params), and no others.
-STAGE_SETTINGS = {
-    "decode": ("short_side", "on_variable_frame_rate"),
-    "flow": ("flow_preset", "short_side", "on_variable_frame_rate", "flow_backend", "device",
-             "flow_batch"),
-    "features": ("short_side", "crop", "flow_preset", "batch_segments", "keep_flow",
-                 "on_variable_frame_rate", "flow_backend", "device", "autocast", "flow_batch"),
-}  # fmt: skip
-
-
 def _chunk_settings(stage):
-    """What workflow/scripts/extract_chunk.py does to every video at ``stage``, as JSON: where
-    the files it reads and writes go ({video} stands for the video id), the settings the stage
-    reads (for features: the fields of extract.features.ExtractionSettings but the workers,
-    which are the job's threads) and, for features, the weights."""
+    """What extract/chunk.py does to every video at ``stage``, as JSON: where the files it
+    reads and writes go ({video} stands for the video id) and what the stage reads of the
+    settings (ExtractionSettings.for_stage: a change reruns the chunk jobs of the stages that
+    read it, since Snakemake compares params, and no others)."""
     paths = {"video": video_file("{video}"), "decoded": decode_record("{video}")}
     if stage != "decode":
         paths["flow"] = flow_file("{video}") if EXTRACTION["keep_flow"] else None
     if stage == "features":
         paths["features"] = results("features")
-    settings = {"paths": paths, "settings": {key: EXTRACTION[key] for key in STAGE_SETTINGS[stage]}}
-    if stage == "features":
-        settings["weights"] = {"rgb": EXTRACTION["rgb_weights"], "flow": EXTRACTION["flow_weights"],
-                               "cache": weights_cache()}  # fmt: skip
-    return json.dumps(settings, sort_keys=True)
+    return json.dumps({"paths": paths, **SETTINGS.for_stage(stage)}, sort_keys=True)
 
 
 CHUNK_SETTINGS = {stage: _chunk_settings(stage) for stage in EXTRACTION_STAGES} if FROM_VIDEOS else {}
@@ -528,9 +487,9 @@ def output_folder(wildcards, output):
 
 
 # Experiment sheets (experiments.smk): the sheet named by `--config sheet=...`, if any.
-from wtal.config import load_schema
-from wtal.config_paths import relative_to
-from wtal.sheets import load_sheet, run_config
+from wtal.config.paths import relative_to
+from wtal.config.schema import load_schema
+from wtal.config.sheets import load_sheet, run_config
 
 SHEET = load_sheet(config["sheet"]) if config.get("sheet") else None
 

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import yaml
 
-from wtal.config import load_schema, validate_config
-from wtal.config_paths import rebase_paths
+from wtal.config.paths import rebase_paths
+from wtal.config.schema import load_schema, validate_config
 from wtal.utils.files import write_text
 
 snakemake = globals()["snakemake"]  # provided by Snakemake's script directive

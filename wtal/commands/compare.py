@@ -44,8 +44,8 @@ def run(args: argparse.Namespace) -> int:
     if args.sheet:
         if args.runs:
             raise WtalError("give either RUN_DIR folders or --sheet, not both")
+        from wtal.config.sheets import load_sheet
         from wtal.report.sheet import plot_sheet, sheet_markdown
-        from wtal.sheets import load_sheet
 
         sheet = load_sheet(args.sheet)
         root = Path(args.root) if args.root else Path("results", "experiments", sheet.name)

@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from wtal.data.demo_videos import CLASSES, DEFAULTS, generate, make_dataset
+from wtal.generate.demo_files import generate, make_dataset
+from wtal.generate.demo_plan import CLASSES, DEFAULTS
 
 HELP = "write the demo dataset: small synthetic untrimmed .mp4 videos + annotations.json"
 

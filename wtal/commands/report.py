@@ -20,7 +20,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from wtal.config import load_config
+    from wtal.config.load import load_config
     from wtal.report.markdown import build_report
     from wtal.utils.files import write_text
 

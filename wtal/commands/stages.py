@@ -6,12 +6,11 @@ from PyPI, converted once)."""
 from __future__ import annotations
 
 import argparse
-import contextlib
 import sys
 from pathlib import Path
 
-from extract.presets import PRESETS
-from wtal.commands.extraction_args import add_backend_arguments, available_cores, check_counts
+from extract.settings import add_options
+from wtal.commands.extraction_args import add_workers_argument, check_counts
 from wtal.errors import Interrupted
 
 DECODE_HELP = "decode a video at 25 fps end to end and record what it is (or why it fails)"
@@ -26,8 +25,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("decode", help=DECODE_HELP, description=DECODE_HELP)
     p.add_argument("video", metavar="VIDEO")
     p.add_argument("--output", required=True, metavar="DECODE.json")
-    p.add_argument("--short-side", type=int, default=256, help="resize short side (default 256)")
-    p.add_argument("--on-variable-frame-rate", choices=["resample", "error"], default="resample")
+    add_options(p, "decode")
     p.add_argument(
         "--record-failure",
         action="store_true",
@@ -40,17 +38,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("video", metavar="VIDEO")
     p.add_argument("--output", required=True, metavar="FLOW.npy")
     p.add_argument("--decoded", metavar="DECODE.json", help="refuse a video this record failed")
-    p.add_argument("--preset", choices=sorted(PRESETS), default="standard")
-    p.add_argument("--short-side", type=int, default=256)
-    p.add_argument(
-        "--workers",
-        type=int,
-        default=available_cores(),
-        help="OpenCV worker threads (default: the cores this process may use, "
-        f"{available_cores()} here)",
-    )
-    add_backend_arguments(p, backend_option="--backend")
-    p.add_argument("--on-variable-frame-rate", choices=["resample", "error"], default="resample")
+    add_workers_argument(p)
+    add_options(p, "flow")
     p.set_defaults(run=run_flow)
 
     p = subparsers.add_parser("fetch-weights", help=WEIGHTS_HELP, description=WEIGHTS_HELP)
@@ -67,59 +56,52 @@ def progress_bar(total: int, desc: str, unit: str):
 
 
 def run_decode(args: argparse.Namespace) -> int:
-    from extract.errors import VideoError
-    from extract.stages import decode_video
-    from extract.video import probe
+    from extract.decode import DecodeStage
+    from extract.errors import Undecodable, VideoError
+    from extract.settings import ExtractionSettings
+    from extract.stage import Task
+    from extract.video import Video
 
-    info = None
-    with contextlib.suppress(VideoError):  # decode_video says why (and records it if asked)
-        info = probe(args.video, args.on_variable_frame_rate)
-    frames = info.frames if info else 0
+    video = Video(args.video, args.on_variable_frame_rate)
+    try:
+        frames = video.info.frames
+    except VideoError:  # decoding says why (and records it if asked)
+        frames = 0
+    stage = DecodeStage(ExtractionSettings.from_args(args), record_failure=args.record_failure)
     with progress_bar(frames, f"decode {Path(args.video).name}", "frame") as bar:
-        record = decode_video(
-            args.video,
-            args.output,
-            args.short_side,
-            args.on_variable_frame_rate,
-            record_failure=args.record_failure,
-            progress=bar.update,
-            info=info,
-        )
-    assert record is not None  # reuse is off: always decoded
-    if not record["ok"]:
-        print(f"{args.video}: FAILED: {record['error']}", file=sys.stderr)
-        return 0
+        task = Task(video, Path(args.output), progress=lambda _, done, n: bar.update(done - bar.n))
+        try:
+            record = stage.make(task)
+        except Undecodable as exc:  # recorded
+            print(f"{args.video}: FAILED: {exc}", file=sys.stderr)
+            return 0
     print(f"{args.video}: {record['decoded_frames']} frames at 25 fps ({record['duration']:.2f} "
           f"s), {record['segments']} segments")  # fmt: skip
     return 0
 
 
 def run_flow(args: argparse.Namespace) -> int:
-    from extract.flow import backend_and_device
-    from extract.stages import make_flow, read_decoded
-    from extract.video import probe
+    from extract.decode import read_decoded
+    from extract.flow import FlowStage
+    from extract.logs import show
+    from extract.settings import ExtractionSettings
+    from extract.stage import Task
+    from extract.video import Video
 
     check_counts(args)
-    backend, device = backend_and_device(args.flow_backend, args.device, "--device")
+    show()  # a stale file made again: said on stderr
+    settings = ExtractionSettings.from_args(args)
+    stage = FlowStage(settings, source="--device")
+    video = Video(args.video, args.on_variable_frame_rate)
     if args.decoded:
-        read_decoded(args.decoded, args.video)
-    info = probe(args.video, args.on_variable_frame_rate)
+        read_decoded(args.decoded, video)
+    info = video.info
+    made_from = (Path(args.decoded),) if args.decoded else ()
     try:
         with progress_bar(info.frames, f"flow {Path(args.video).name}", "frame") as bar:
-            made = make_flow(
-                args.video,
-                args.output,
-                args.preset,
-                args.short_side,
-                args.on_variable_frame_rate,
-                workers=args.workers,
-                backend=backend,
-                device=device,
-                flow_batch=args.flow_batch,
-                made_from=[args.decoded] if args.decoded else [],
-                progress=bar.update,
-                info=info,
-            )
+            task = Task(video, Path(args.output), made_from,
+                        progress=lambda _, done, n: bar.update(done - bar.n))  # fmt: skip
+            made = stage.run(task)
     except KeyboardInterrupt:
         raise Interrupted(
             f"interrupted during the flow of {args.video}; the finished chunks are kept: "

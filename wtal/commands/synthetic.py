@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from wtal.data.synthetic import SIZES, generate, make_dataset
+from wtal.generate.synthetic_files import generate, make_dataset
+from wtal.generate.synthetic_plan import SIZES
 
 HELP = "write a seeded synthetic THUMOS14-shaped feature dataset (annotations.json + features/)"
 

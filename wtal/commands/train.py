@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from wtal.data.dataset import Dataset
-    from wtal.training.trainer import TrainingResult
+    from wtal.training.selection import TrainingResult
 
 HELP = (
     "train TSM + VLC (checkpoints, metrics log, loss curve; selection on held-out training videos)"
@@ -67,7 +67,7 @@ class Inputs:
 
 def run(args: argparse.Namespace) -> int:
     from wtal.evaluation.metrics import percent
-    from wtal.training.trainer import train
+    from wtal.training.loop import train
 
     inputs = prepare(args)
     config, output = inputs.config, inputs.output
@@ -95,16 +95,13 @@ def run(args: argparse.Namespace) -> int:
 def prepare(args: argparse.Namespace) -> Inputs:
     """The config, the output folder and the train, validation and test parts of the
     dataset, every input the command will need checked before training starts."""
-    from wtal.config import load_layered_config, merge, parse_assignments
+    from wtal.commands.common import check_at_least, check_output_folder
+    from wtal.config.checks import check_annotated, check_subset
+    from wtal.config.load import load_layered_config
+    from wtal.config.overrides import merge, parse_assignments
+    from wtal.config.sections import TrainingSettings, read_section
     from wtal.data.open import open_dataset
-    from wtal.training.preflight import (
-        check_annotated,
-        check_at_least,
-        check_output_folder,
-        check_subset,
-    )
-    from wtal.training.presets import resolve_preset
-    from wtal.training.trainer import SPLIT, validation_part
+    from wtal.training.selection import SPLIT, validation_part
     from wtal.utils.devices import resolve_device
 
     check_at_least(args.iterations, 1, "--iterations")
@@ -117,11 +114,11 @@ def prepare(args: argparse.Namespace) -> Inputs:
     if args.test_every_checkpoint:  # it needs the snapshots
         overrides = merge(overrides, {"training": {"keep_snapshots": True}})
     loaded = load_layered_config(args.config, overrides)
-    config = resolve_preset(loaded.config)
+    config = loaded.config
     if not args.device:
         from_set = "device" in overrides.get("training", {})
         where = "--set training.device" if from_set else f"{args.config}: training.device"
-        resolve_device(config["training"]["device"], where)
+        resolve_device(read_section(config, TrainingSettings).device, where)
     spec = config["dataset"]
     output = check_output_folder(args.output or Path(config["results_dir"], spec["name"], "train"))
     dataset = open_dataset(spec)
@@ -151,7 +148,7 @@ def test(result: TrainingResult, test_set: Dataset, config: dict[str, Any], ever
     """Evaluate the selected checkpoint (and with ``every``, all snapshots) on the test set."""
     from wtal.errors import Interrupted
     from wtal.evaluation.metrics import percent
-    from wtal.training.trainer import report_on_test
+    from wtal.training.selection import report_on_test
 
     try:
         report = report_on_test(result, test_set, config, every)

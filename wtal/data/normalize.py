@@ -9,6 +9,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from wtal.errors import UsageError
+
 
 @dataclass
 class FeatureNorm:
@@ -25,7 +27,7 @@ class FeatureNorm:
     def fit(cls, features: list[np.ndarray], mode: str, pool: int = 1) -> FeatureNorm:
         dims = {f.shape[1] for f in features}
         if any(d % pool for d in dims):
-            raise ValueError(
+            raise UsageError(
                 f"features.channel_pool {pool} does not divide the feature size {dims}"
             )
         if mode == "none":

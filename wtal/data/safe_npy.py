@@ -19,7 +19,7 @@ from typing import IO, Any
 
 import numpy as np
 
-from wtal.errors import InputFileError
+from wtal.errors import InputFileError, WtalError
 from wtal.utils.safe_pickle import ShapeCheckedUnpickler
 
 # Real W-TALC files nest 3 levels (the array, a list per video, [start, end] lists; features:
@@ -41,7 +41,7 @@ _PLAIN_ATOMS = frozenset({float, int, str, bool, type(None)})
 _CYCLE = "holds a reference cycle (a container inside itself)"
 
 
-class _Refused(Exception):
+class _Refused(WtalError):
     """A bound was exceeded; ``load_npy`` turns the problem into an ``InputFileError``."""
 
 

@@ -19,6 +19,7 @@ from typing import Literal
 
 import numpy as np
 
+from wtal.errors import UsageError
 from wtal.evaluation.foreground import VideoForeground
 from wtal.evaluation.tables import GroundTruth, Predictions
 
@@ -36,7 +37,7 @@ def segments_per_second_of(foreground: dict[str, VideoForeground]) -> float:
     if not steps:
         return SEGMENTS_PER_SECOND
     if len(steps) > 1:
-        raise ValueError(
+        raise UsageError(
             f"the predictions record several segment lengths {sorted(steps)}: segment units "
             "need one (evaluate in seconds instead)"
         )
@@ -60,7 +61,7 @@ def parse_tiou_thresholds(spec: str) -> np.ndarray:
     text = spec.strip()
     values = _tiou_range(spec, text) if ":" in text else _tiou_list(spec, text)
     if values.size == 0 or not np.all((values > 0) & (values <= 1)):
-        raise ValueError(f"bad tIoU thresholds {spec!r}: each must be in (0, 1]")
+        raise UsageError(f"bad tIoU thresholds {spec!r}: each must be in (0, 1]")
     return values
 
 
@@ -73,7 +74,7 @@ def _tiou_usage(spec: str) -> str:
 
 def _check_tiou_count(spec: str, count: int) -> None:
     if count > MAX_TIOU_THRESHOLDS:
-        raise ValueError(
+        raise UsageError(
             f"bad tIoU thresholds {spec!r}: {count:,} thresholds, at most "
             f"{MAX_TIOU_THRESHOLDS:,} (a step of 0.001 over (0, 1] gives 1,000)"
         )
@@ -83,10 +84,10 @@ def _tiou_range(spec: str, text: str) -> np.ndarray:
     try:
         start, stop, step = (float(x) for x in text.split(":"))
     except ValueError:
-        raise ValueError(_tiou_usage(spec)) from None
+        raise UsageError(_tiou_usage(spec)) from None
     # A step so small that the count overflows (or a non-finite bound) is malformed too.
     if not (step > 0 and stop >= start and math.isfinite((stop - start) / step)):
-        raise ValueError(_tiou_usage(spec))
+        raise UsageError(_tiou_usage(spec))
     count = round((stop - start) / step) + 1
     _check_tiou_count(spec, count)
     return np.round(np.linspace(start, start + step * (count - 1), count), 10)
@@ -96,7 +97,7 @@ def _tiou_list(spec: str, text: str) -> np.ndarray:
     try:
         values = np.array([float(x) for x in text.split(",")])
     except ValueError:
-        raise ValueError(_tiou_usage(spec)) from None
+        raise UsageError(_tiou_usage(spec)) from None
     _check_tiou_count(spec, values.size)
     return values
 

@@ -12,9 +12,9 @@ from typing import Any
 import numpy as np
 import torch
 
-from wtal.config import section_defaults
+from wtal.config.schema import section_defaults
 from wtal.data.activitynet import load_video_features
-from wtal.errors import InputFileError
+from wtal.errors import InputFileError, UsageError
 from wtal.inference.postprocess import Detections, detect
 from wtal.inference.predict import settings_from_config, video_outputs, video_results
 from wtal.models.checkpoint import LoadedModel
@@ -82,11 +82,11 @@ def localize_videos(
     """Features (cached under ``output/features``, reused only when made from the same video
     file with the same settings and weights), detections (``output/detections.json``) and a
     timeline PNG per video (``output/<video>.png``, drawn by ``plot_timeline`` when given:
-    the report layer's :func:`wtal.report.figures.plot_timeline`); broken videos are reported
+    the report layer's :func:`wtal.report.timeline.plot_timeline`); broken videos are reported
     in the
     result and the file, and the others still run. Two videos of one name are refused."""
     from extract.batch import extract_videos, unique_videos
-    from extract.features import ExtractionSettings
+    from extract.settings import ExtractionSettings
 
     if loaded.feature_dim != I3D_FEATURE_DIM:
         raise InputFileError(
@@ -95,7 +95,7 @@ def localize_videos(
             f"features of {I3D_FEATURE_DIM} dimensions: use a checkpoint trained on I3D features",
         )
     if not videos:
-        raise ValueError("no videos given (folders are searched for common video suffixes)")
+        raise UsageError("no videos given (folders are searched for common video suffixes)")
     features_dir = output / "features"
     # Their features, detections and timelines would overwrite each other.
     videos = unique_videos(videos, features_dir)
@@ -103,15 +103,7 @@ def localize_videos(
     settings = ExtractionSettings(
         **{k: spec[k] for k in ExtractionSettings.__dataclass_fields__ if k in spec}
     )
-    batch = extract_videos(
-        videos,
-        features_dir,
-        settings,
-        rgb_weights=spec["rgb_weights"],
-        flow_weights=spec["flow_weights"],
-        weights_cache=spec["weights_cache"],
-        progress=progress,
-    )
+    batch = extract_videos(videos, features_dir, settings, progress=progress)
     report = LocalizeReport(failed=dict(batch.failed))
     postprocess = settings_from_config(loaded.config)
     results, scores, foreground = {}, {}, {}

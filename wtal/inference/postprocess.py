@@ -26,6 +26,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from wtal.data.timing import I3D_25FPS, FeatureTiming
+from wtal.errors import UsageError
 
 #: Seconds per segment of the published I3D features (kept for callers; a dataset's own
 #: timing is ``Dataset.timing``).
@@ -176,7 +177,9 @@ def detect(
     if settings.proposals == "cas":
         return detect_cas(cas, settings, timing)
     if settings.proposals != "attention":
-        raise ValueError(f"proposals must be 'attention' or 'cas', not {settings.proposals!r}")
+        raise UsageError(
+            f"inference.proposals must be 'attention' or 'cas', not {settings.proposals!r}"
+        )
     p = video_class_scores(cas, attention, settings.top_divisor)
     kept = np.flatnonzero(p >= settings.class_threshold)
     if kept.size == 0:

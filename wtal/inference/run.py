@@ -13,8 +13,9 @@ from typing import Any
 import torch
 from torch import nn
 
+from wtal.config.sections import EvaluationSettings, read_section
 from wtal.data.dataset import Dataset
-from wtal.errors import InputFileError
+from wtal.errors import InputFileError, UsageError
 from wtal.evaluation.foreground import foreground_from_dict
 from wtal.evaluation.metrics import DetectionMetrics, evaluate_detection
 from wtal.evaluation.protocol import parse_tiou_thresholds
@@ -36,13 +37,13 @@ def evaluate_predictions(
 ) -> DetectionMetrics:
     """Detection metrics of in-memory predictions against ``dataset`` (one subset)."""
     subset = dataset.videos[0].subset
-    evaluation = config["evaluation"]
+    evaluation = read_section(config, EvaluationSettings)
     return evaluate_detection(
         ground_truth_from_dict(dataset.to_activitynet(), subset),
         predictions_from_dict(predictions),
-        parse_tiou_thresholds(evaluation["tiou"]),
-        units=evaluation["units"],
-        filter_ambiguous_intervals=evaluation["ambiguous_filter"],
+        parse_tiou_thresholds(evaluation.tiou),
+        units=evaluation.units,
+        filter_ambiguous_intervals=evaluation.ambiguous_filter,
         video_scores=predictions["video_scores"],
         foreground=foreground_from_dict(predictions),
         sources={"subset": subset, "dataset": dataset.name},
@@ -75,7 +76,7 @@ def run_split(
     """Predictions and metrics of ``model`` on every video of ``dataset`` (but those under
     ``dataset.min_segments`` segments: no predictions, their instances count as misses)."""
     if not dataset.videos:
-        raise ValueError(f"dataset {dataset.name!r}: no videos to run on")
+        raise UsageError(f"dataset {dataset.name!r}: no videos to run on")
     minimum = config["dataset"].get("min_segments", 0)  # absent from older checkpoints
     warn_short_videos(dataset, minimum)
     outputs: dict[str, VideoOutputs] = {}

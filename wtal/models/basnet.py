@@ -13,6 +13,7 @@ none).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,8 +21,9 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from wtal.errors import UsageError
 from wtal.models.heads import ClassHead
-from wtal.models.text_encoder import TextSettings
+from wtal.models.settings import TextInputs, TextSettings, head_spec
 from wtal.models.tsm import topk_video_logits
 
 #: model.basnet.loss values: bce = the repository's nn.BCELoss on the softmax scores;
@@ -121,6 +123,23 @@ class BaSNet(nn.Module):
         return BaSNetOutput(suppressed, base, suppressed, weights)
 
 
+def build_basnet(
+    num_classes: int, feature_dim: int, model: Mapping[str, Any], text: TextInputs
+) -> BaSNet:
+    """The registry's builder: BaSNet from a ``model`` config section."""
+    head = head_spec(model, text)
+    return BaSNet(
+        num_classes,
+        head.name_vectors,
+        feature_dim=feature_dim,
+        context_length=head.context_length,
+        handcrafted_context=head.handcrafted_context,
+        mode=head.mode,
+        temperature=head.temperature,
+        text=head.text,
+    )
+
+
 def _normalised(labels: Tensor, background: float) -> Tensor:
     target = torch.cat([labels, torch.full_like(labels[:, :1], background)], dim=1)
     return target / target.sum(dim=1, keepdim=True).clamp_min(1e-8)
@@ -136,7 +155,7 @@ def branch_loss(cas: Tensor, target: Tensor, k_divisor: int, kind: str) -> Tenso
         return F.binary_cross_entropy(logits.softmax(dim=1), target)
     if kind == "ce":
         return -(target * F.log_softmax(logits, dim=1)).sum(dim=1).mean()
-    raise ValueError(f"model.basnet.loss must be one of {BASNET_LOSSES}, not {kind!r}")
+    raise UsageError(f"model.basnet.loss must be one of {BASNET_LOSSES}, not {kind!r}")
 
 
 def basnet_objective(

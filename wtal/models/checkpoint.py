@@ -24,8 +24,10 @@ import torch
 
 from wtal.data.normalize import FeatureNorm
 from wtal.errors import InputFileError
-from wtal.models.registry import TextInputs, base_model, build_model
+from wtal.models.registry import base_model, build_model
+from wtal.models.settings import TextInputs
 from wtal.utils.files import atomic_open
+from wtal.utils.signals import deferred_interrupt
 
 #: The format this version of wtal writes.
 FORMAT = 2
@@ -172,8 +174,9 @@ def model_payload(
 
 
 def save_checkpoint(path: str | os.PathLike[str], payload: dict[str, Any]) -> None:
-    """Write ``payload`` atomically (a killed run never leaves half a checkpoint)."""
-    with atomic_open(path, "wb") as handle:
+    """Write ``payload`` atomically (a killed run never leaves half a checkpoint); a Ctrl-C
+    during the write stops the run once the file is whole."""
+    with deferred_interrupt(), atomic_open(path, "wb") as handle:
         torch.save(payload, handle)
 
 

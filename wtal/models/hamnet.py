@@ -11,20 +11,18 @@ Inference reads S and a only, so it has no randomness in eval mode.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from torch import Tensor, nn
 
+from wtal.errors import UsageError
 from wtal.models.heads import ClassHead
 from wtal.models.init import kaiming_uniform_init
 from wtal.models.losses import guide_loss, mil_loss, sparsity_loss
-from wtal.models.settings import model_settings
-from wtal.models.text_encoder import TextSettings
+from wtal.models.settings import TextInputs, TextSettings, head_spec
 from wtal.models.tsm import temporal_pool
-
-if TYPE_CHECKING:
-    from wtal.models.registry import TextInputs
 
 #: HAM-Net's target normalisation: [y, b] / (sum + 1e-4) (utils: ``topkloss``).
 MIL_EPSILON = 1e-4
@@ -59,7 +57,7 @@ class HAMNet(nn.Module):
     ) -> None:
         super().__init__()
         if feature_dim < 4:
-            raise ValueError(f"feature_dim must be at least 4, not {feature_dim}")
+            raise UsageError(f"feature_dim must be at least 4, not {feature_dim}")
         hidden = feature_dim // 4
         self.mode = mode
         self.num_classes = num_classes
@@ -110,19 +108,20 @@ class HAMNet(nn.Module):
 
 
 def build_hamnet(
-    num_classes: int, feature_dim: int, model: dict[str, Any], text: TextInputs
+    num_classes: int, feature_dim: int, model: Mapping[str, Any], text: TextInputs
 ) -> HAMNet:
     """The registry's builder: HAM-Net from a ``model`` config section."""
+    head = head_spec(model, text)
     return HAMNet(
         num_classes,
         feature_dim,
-        mode=model["mode"],
-        name_vectors=text.name_vectors if model["mode"] == "text" else None,
-        context_length=model["context_length"],
-        handcrafted_context=text.prompt_vectors,
-        temperature=model["temperature"],
+        mode=head.mode,
+        name_vectors=head.name_vectors,
+        context_length=head.context_length,
+        handcrafted_context=head.handcrafted_context,
+        temperature=head.temperature,
         pool_width=model["pool_width"],
-        text=model_settings(model)[2],
+        text=head.text,
     )
 
 

@@ -7,7 +7,9 @@ from __future__ import annotations
 import torch
 from torch import Tensor, nn
 
-from wtal.models.text_encoder import TextEncoder, TextSettings
+from wtal.errors import UsageError
+from wtal.models.settings import TextSettings
+from wtal.models.text_encoder import TextEncoder
 
 #: model.mode values: text = TSM's text matching; baseline = a convolutional classifier.
 HEAD_MODES = ("text", "baseline")
@@ -25,7 +27,7 @@ def make_head(
     """(text encoder, None) for ``mode="text"``, (None, convolution) for ``"baseline"``;
     ``text``: the encoder's ``model.text_encoder`` settings."""
     if mode not in HEAD_MODES:
-        raise ValueError(f"mode must be 'text' or 'baseline', not {mode!r}")
+        raise UsageError(f"mode must be 'text' or 'baseline', not {mode!r}")
     if mode == "baseline":
         return None, nn.Conv1d(dim, num_classes + 1, 1)
     if name_vectors is None:

@@ -8,6 +8,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from wtal.config.sections import TrainingSettings, read_section
+from wtal.errors import UsageError
 from wtal.models.tsm import TSMOutput, topk_video_logits
 
 
@@ -89,7 +91,7 @@ def consistency(source: Tensor, target: Tensor, kind: str) -> Tensor:
         eps = 1e-6
         s, t = source.clamp(eps, 1 - eps), target.clamp(eps, 1 - eps)
         return (t * (t / s).log() + (1 - t) * ((1 - t) / (1 - s)).log()).mean()
-    raise ValueError(f"unknown consistency {kind!r}")
+    raise UsageError(f"unknown consistency {kind!r}")
 
 
 def tsm_objective(
@@ -104,7 +106,10 @@ def tsm_objective(
             out.cas, out.suppressed, labels, model["k_divisor"], weights["mil_epsilon"]
         ),
         "co_activity": co_activity_loss(
-            out.embedding0, out.suppressed, labels, config["training"]["similar_classes"]
+            out.embedding0,
+            out.suppressed,
+            labels,
+            read_section(config, TrainingSettings).similar_classes,
         ),
         "sparsity": sparsity_loss(att.attention, att.rgb, att.flow),
         "guide": guide_loss(att.attention, att.rgb, att.flow, out.cas),

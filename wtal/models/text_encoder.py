@@ -5,12 +5,13 @@ LayerNorm. Tokens attend only within their own class."""
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
 import torch
 from torch import Tensor, nn
 
+from wtal.errors import UsageError
 from wtal.models.init import kaiming_uniform_init
+from wtal.models.settings import TextSettings
 
 
 class DropPath(nn.Module):
@@ -42,18 +43,6 @@ def sinusoidal_positions(length: int, dim: int) -> Tensor:
     return table
 
 
-@dataclass(frozen=True)
-class TextSettings:
-    """``model.text_encoder``: attention ``heads``; ``sinusoid_scale`` ``one`` (the fixed
-    positions as they are: the THUMOS14 code) or ``inverse_sqrt_width`` (divided by
-    sqrt(dim): the ActivityNet1.3 code); ``position_std``, the standard deviation of the
-    learnable positions at initialisation (1/32 and 0.01)."""
-
-    heads: int = 8
-    sinusoid_scale: str = "one"
-    position_std: float = 1 / 32
-
-
 def fixed_positions(length: int, dim: int, scale: str) -> Tensor:
     """:func:`sinusoidal_positions` as they are (``one``) or divided by sqrt(dim)
     (``inverse_sqrt_width``; in float32, as the authors divide their float32 table)."""
@@ -62,7 +51,7 @@ def fixed_positions(length: int, dim: int, scale: str) -> Tensor:
         return table
     if scale == "inverse_sqrt_width":
         return table / math.sqrt(dim)
-    raise ValueError(f"unknown sinusoid_scale {scale!r} (known: one, inverse_sqrt_width)")
+    raise UsageError(f"unknown sinusoid_scale {scale!r} (known: one, inverse_sqrt_width)")
 
 
 class TextEncoder(nn.Module):

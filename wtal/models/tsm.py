@@ -4,29 +4,24 @@ convolutional classifier in place of the text matching (paper Table 3)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import torch.nn.functional as F
 from torch import Tensor, nn
 
 from wtal.models.heads import class_scores, make_head
 from wtal.models.init import kaiming_uniform_init
-from wtal.models.text_encoder import TextSettings
-from wtal.models.video_branch import (
-    AttentionModule,
-    AttentionOutput,
+from wtal.models.settings import (
     AttentionSettings,
-    conv_block,
+    FusionSettings,
+    TextInputs,
+    TextSettings,
+    head_spec,
+    model_settings,
 )
-
-
-@dataclass(frozen=True)
-class FusionSettings:
-    """``model.fusion``: the kernel of the first embedding convolution (X0) and the dropout
-    after each of the two (THUMOS14 code 3 and 0.7, ActivityNet1.3 code 1 and 0.5)."""
-
-    kernel: int = 3
-    dropout: float = 0.7
+from wtal.models.video_branch import AttentionModule, AttentionOutput, conv_block
 
 
 @dataclass
@@ -111,6 +106,27 @@ class TSM(nn.Module):
         floor = cas.min(dim=2, keepdim=True).values
         suppressed = attention.attention.unsqueeze(2) * (cas - floor) + floor
         return TSMOutput(cas, suppressed, x0.transpose(1, 2), attention)
+
+
+def build_tsm(
+    num_classes: int, feature_dim: int, model: Mapping[str, Any], text: TextInputs
+) -> TSM:
+    """The registry's builder: TSM from a ``model`` config section."""
+    head = head_spec(model, text)
+    attention, fusion, _ = model_settings(model)
+    return TSM(
+        num_classes,
+        head.name_vectors,
+        feature_dim=feature_dim,
+        context_length=head.context_length,
+        handcrafted_context=head.handcrafted_context,
+        mode=head.mode,
+        temperature=head.temperature,
+        pool_width=model["pool_width"],
+        attention=attention,
+        fusion=fusion,
+        text=head.text,
+    )
 
 
 def topk_video_logits(cas: Tensor, k_divisor: int) -> Tensor:

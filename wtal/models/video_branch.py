@@ -12,17 +12,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-
-@dataclass(frozen=True)
-class AttentionSettings:
-    """``model.attention``. ``bottleneck``: the autoencoder's bottleneck as a fraction of the
-    stream width (it is also the width the local descriptor reads); ``channel_gate``: the
-    stream is first multiplied by sigmoid of its channel descriptor, and that gated stream is
-    the autoencoder's (trainable) target; ``dropout``: the attention head's two dropouts."""
-
-    bottleneck: float = 0.5
-    channel_gate: bool = False
-    dropout: float = 0.5
+from wtal.models.settings import AttentionSettings
 
 
 def scaled_width(fraction: float, dim: int) -> int:

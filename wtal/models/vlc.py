@@ -17,8 +17,10 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from wtal.errors import UsageError
 from wtal.models.init import xavier_attention_init
-from wtal.models.video_branch import AttentionModule, AttentionOutput, AttentionSettings
+from wtal.models.settings import AttentionSettings
+from wtal.models.video_branch import AttentionModule, AttentionOutput
 
 
 class WeightedAttention(nn.Module):
@@ -219,7 +221,7 @@ class VLC(nn.Module):
         elif reconstructor in ("gru", "lstm"):
             self.reconstructor = RecurrentReconstructor(reconstructor, dim)
         else:
-            raise ValueError(f"unknown reconstructor {reconstructor!r}")
+            raise UsageError(f"unknown reconstructor {reconstructor!r}")
         self.output = nn.Linear(dim, word_vectors.shape[0])
 
     def reconstructor_parameters(self) -> list[nn.Parameter]:
@@ -245,8 +247,9 @@ class VLC(nn.Module):
         video = self.video_in(attention.filtered.transpose(1, 2))
         b, m = sentences.ids.shape
         if m + 1 > self.max_words:
-            raise ValueError(
-                f"sentences of {m} words exceed the VLC model's {self.max_words - 1} word positions"
+            raise UsageError(
+                f"sentences of {m} words exceed the VLC model's {self.max_words - 1} word "
+                "positions (shorten model.vlc.template)"
             )
         start = self.start.expand(b, 1, -1)
         tokens = self.word_in(torch.cat([start, self.word_vectors[sentences.ids]], dim=1))
@@ -265,7 +268,7 @@ class VLC(nn.Module):
             target_ids = torch.cat([sentences.ids.new_zeros(b, 1), sentences.ids], dim=1)
             targets = torch.cat([masked.new_zeros(b, 1), masked], dim=1)
         else:
-            raise ValueError(f"unknown VLC objective {objective!r}")
+            raise UsageError(f"unknown VLC objective {objective!r}")
         if self.positions is not None:
             tokens = tokens + self.positions[: m + 1]
         return VLCInputs(video, tokens, target_ids, targets, objective == "causal")

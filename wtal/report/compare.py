@@ -21,9 +21,9 @@ from typing import Any
 import numpy as np
 from scipy import stats
 
-from wtal.config import differences
+from wtal.config.overrides import differences
+from wtal.config.presets import PRESETS
 from wtal.errors import InputFileError
-from wtal.training.presets import PRESETS
 from wtal.utils.files import read_json
 
 #: Thresholds shown when the protocol has more than seven (ActivityNet: 0.5:0.05:0.95).

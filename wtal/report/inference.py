@@ -12,14 +12,9 @@ import numpy as np
 
 from wtal.evaluation.metrics import DetectionMetrics
 from wtal.evaluation.tables import GroundTruth, Predictions
-from wtal.report.figures import (
-    class_ap,
-    plot_class_ap,
-    plot_precision_recall,
-    plot_timeline,
-    video_detections,
-    video_instances,
-)
+from wtal.report.class_ap import class_ap, plot_class_ap
+from wtal.report.precision_recall import plot_precision_recall
+from wtal.report.timeline import plot_timeline, video_detections, video_instances
 
 
 def busiest_videos(gt: GroundTruth, candidates: Sequence[str], count: int) -> list[str]:

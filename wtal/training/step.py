@@ -20,6 +20,8 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from wtal.config.sections import TrainingSettings, read_section
+from wtal.errors import UsageError
 from wtal.models import losses as L
 from wtal.models.registry import base_model
 from wtal.models.vlc import VLC, SentenceBatch, reconstruction_nll
@@ -49,18 +51,19 @@ def torch_adam(parameters: list[nn.Parameter], **options: Any) -> torch.optim.Ad
     return torch.optim.Adam(parameters, fused=fused, **options)
 
 
-def make_optimizers(tsm: nn.Module, vlc: VLC | None, config: dict[str, Any]) -> Optimizers:
-    training = config["training"]
+def make_optimizers(tsm: nn.Module, vlc: VLC | None, training: TrainingSettings) -> Optimizers:
+    """TSM's Adam (L2 weight decay) and, with VLC, the reconstructor's and the VLC
+    attention's (``training.vlc_adam``; none for an attention shared with TSM)."""
     tsm_optimizer = torch_adam(
-        list(tsm.parameters()), lr=training["tsm_lr"], weight_decay=training["tsm_weight_decay"]
+        list(tsm.parameters()), lr=training.tsm_lr, weight_decay=training.tsm_weight_decay
     )
     if vlc is None:
         return Optimizers(tsm_optimizer, None, None)
-    adam = FairseqAdam if training["vlc_adam"] == "fairseq" else torch_adam
-    reconstructor = adam(vlc.reconstructor_parameters(), lr=training["vlc_lr"])
+    adam = FairseqAdam if training.vlc_adam == "fairseq" else torch_adam
+    reconstructor = adam(vlc.reconstructor_parameters(), lr=training.vlc_lr)
     attention = None
     if not vlc.shared_attention:
-        attention = adam(list(vlc.attention.parameters()), lr=training["vlc_lr"])
+        attention = adam(list(vlc.attention.parameters()), lr=training.vlc_lr)
     return Optimizers(tsm_optimizer, reconstructor, attention)
 
 
@@ -74,7 +77,7 @@ def vlc_clip_parameters(vlc: VLC, scope: str, own: list[nn.Parameter]) -> list[n
         if vlc.shared_attention:
             return vlc.reconstructor_parameters()
         return list(vlc.parameters())
-    raise ValueError(f"unknown VLC clipping scope {scope!r}")
+    raise UsageError(f"training.vlc_clip {scope!r}: unknown VLC clipping scope (own or whole)")
 
 
 @contextlib.contextmanager
@@ -129,7 +132,8 @@ def train_step(
 ) -> dict[str, float]:
     """One iteration; returns the loss values (floats). Raises FloatingPointError naming
     the first non-finite loss, before any parameter is updated with it."""
-    model, weights, training = config["model"], config["losses"], config["training"]
+    model, weights = config["model"], config["losses"]
+    training = read_section(config, TrainingSettings)
     tsm.train()
     # The autoencoder's reconstructions are made only when their loss counts (paper: weight 0).
     autoencoder = weights["autoencoder"] > 0
@@ -161,9 +165,9 @@ def train_step(
         (
             weights["reconstruction"] * (losses["reconstruction"] + losses["reconstruction_hard"])
         ).backward()
-        clip = training["vlc_clip"]
+        clip = training.vlc_clip
         own = vlc.reconstructor_parameters()
-        nn.utils.clip_grad_norm_(vlc_clip_parameters(vlc, clip, own), training["clip_grad_norm"])
+        nn.utils.clip_grad_norm_(vlc_clip_parameters(vlc, clip, own), training.clip_grad_norm)
         optimizers.reconstructor.step()
         if kind in ("mse", "kl", "mae"):
             losses["consistency_tsm"] = L.consistency(foreground, still.attention.detach(), kind)
@@ -199,7 +203,7 @@ def train_step(
             attention_total.backward()
             nn.utils.clip_grad_norm_(
                 vlc_clip_parameters(vlc, clip, list(vlc.attention.parameters())),
-                training["clip_grad_norm"],
+                training.clip_grad_norm,
             )
             optimizers.attention.step()
 

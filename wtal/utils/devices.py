@@ -9,6 +9,8 @@ from collections.abc import Iterator
 
 import torch
 
+from wtal.errors import UsageError
+
 DEVICES = "auto, cpu, cuda, cuda:N or mps"
 
 
@@ -20,27 +22,27 @@ def resolve_device(name: str, source: str = "training.device") -> torch.device:
     try:
         device = torch.device(name)
     except (RuntimeError, ValueError, TypeError):
-        raise ValueError(f"{source} {name}: not a device (expected {DEVICES})") from None
+        raise UsageError(f"{source} {name}: not a device (expected {DEVICES})") from None
     if device.type == "cuda":
         _check_cuda(device, name, source)
     elif device.type == "mps" and not torch.backends.mps.is_available():
-        raise ValueError(f"{source} {name}: MPS is not available here; use cpu or auto")
+        raise UsageError(f"{source} {name}: MPS is not available here; use cpu or auto")
     elif device.type not in ("cpu", "cuda", "mps"):
-        raise ValueError(f"{source} {name}: wtal runs on {DEVICES}, not on {device.type}")
+        raise UsageError(f"{source} {name}: wtal runs on {DEVICES}, not on {device.type}")
     return device
 
 
 def _check_cuda(device: torch.device, name: str, source: str) -> None:
     if torch.version.cuda is None:
-        raise ValueError(
+        raise UsageError(
             f"{source} {name}: this PyTorch ({torch.__version__}) is built without CUDA; "
             "use cpu or auto"
         )
     if not torch.cuda.is_available():
-        raise ValueError(f"{source} {name}: no CUDA device is visible; use cpu or auto")
+        raise UsageError(f"{source} {name}: no CUDA device is visible; use cpu or auto")
     count = torch.cuda.device_count()
     if device.index is not None and device.index >= count:
-        raise ValueError(
+        raise UsageError(
             f"{source} {name}: there {'is' if count == 1 else 'are'} only {count} CUDA "
             f"device{'' if count == 1 else 's'} (cuda:0 to cuda:{count - 1})"
         )

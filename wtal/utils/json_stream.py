@@ -9,12 +9,12 @@ from collections.abc import Callable, Iterator
 from json.decoder import WHITESPACE
 from typing import IO, Any
 
-from wtal.errors import InputFileError
+from wtal.errors import InputFileError, WtalError
 
 
-class IrregularJson(Exception):
+class IrregularJson(WtalError):
     """The text is not JSON that :class:`JsonStream` follows: the caller reads the file whole,
-    and that read names the problem."""
+    and that read names the problem (so it never reaches the user)."""
 
 
 class JsonStream:

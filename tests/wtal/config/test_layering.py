@@ -10,18 +10,18 @@ from pathlib import Path
 import pytest
 import yaml
 
-from wtal.config import (
+from wtal.config.load import (
     layered_config,
     load_config,
     load_layered_config,
-    parse_assignments,
     read_layers,
-    validate_config,
     workflow_config,
 )
+from wtal.config.overrides import parse_assignments
+from wtal.config.schema import validate_config
 from wtal.errors import ConfigError
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 DATASET = {
     "name": "tiny",

@@ -6,10 +6,11 @@ from pathlib import Path
 
 import pytest
 
-from wtal.config import differences, load_config, parse_assignments
+from wtal.config.load import load_config
+from wtal.config.overrides import differences, parse_assignments
 from wtal.errors import ConfigError
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 GOOD = """
 dataset:

@@ -12,11 +12,13 @@ import pytest
 import yaml
 
 from wtal.cli import main
-from wtal.config import layered_config, load_config, load_schema, parse_assignments
-from wtal.config_paths import path_keys, rebase_paths
-from wtal.data.synthetic import generate
+from wtal.config.load import layered_config, load_config
+from wtal.config.overrides import parse_assignments
+from wtal.config.paths import path_keys, rebase_paths
+from wtal.config.schema import load_schema
+from wtal.generate.synthetic_files import generate
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def write(path: Path, data: dict) -> Path:

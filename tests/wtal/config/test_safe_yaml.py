@@ -19,17 +19,13 @@ from pathlib import Path
 import pytest
 import yaml
 
-from wtal.config import (
-    MAX_YAML_DEPTH,
-    MAX_YAML_VALUES,
-    load_config,
-    parse_assignments,
-    parse_yaml,
-)
+from wtal.config.load import load_config
+from wtal.config.overrides import parse_assignments
+from wtal.config.safe_yaml import MAX_YAML_DEPTH, MAX_YAML_VALUES, parse_yaml
+from wtal.config.sheets import load_sheet
 from wtal.errors import ConfigError
-from wtal.sheets import load_sheet
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 DATASET = "dataset: {name: tiny, format: activitynet, annotations: data/gt.json}\n"
 
@@ -67,8 +63,9 @@ def guarded(call: str, tmp_path: Path) -> str:
         """
         import resource, sys
         resource.setrlimit(resource.RLIMIT_AS, (2 << 30, 2 << 30))
-        from wtal.config import load_config, parse_assignments, workflow_config
-        from wtal.sheets import load_sheet
+        from wtal.config.load import load_config, workflow_config
+        from wtal.config.overrides import parse_assignments
+        from wtal.config.sheets import load_sheet
         from wtal.errors import ConfigError
         try:
             {call}

@@ -10,11 +10,11 @@ from pathlib import Path
 import pytest
 import yaml
 
+from wtal.config.sheets import load_sheet, run_config
 from wtal.errors import ConfigError
 from wtal.report.sheet import run_folder, sheet_markdown
-from wtal.sheets import load_sheet, run_config
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 SHIPPED = sorted((ROOT / "experiments").glob("*.yaml"))
 
 

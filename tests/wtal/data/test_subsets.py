@@ -10,10 +10,10 @@ import pytest
 
 from tests.wtal.data.fixtures import write_wtalc
 from tests.wtal.training.toy import toy_dataset
+from wtal.config.checks import check_subset
 from wtal.data import read_wtalc
 from wtal.data.subsets import canonical_subset, same_subset
 from wtal.errors import InputFileError
-from wtal.training.preflight import check_subset
 
 ACTIVITYNET = Path(__file__).resolve().parents[3].parent / "shared" / "data" / "activitynet13"
 

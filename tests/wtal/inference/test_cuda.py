@@ -21,7 +21,7 @@ import yaml
 from tests.wtal.training.test_cuda import assert_same_predictions, tf32_off
 from wtal.cli import main
 from wtal.data.open import open_dataset
-from wtal.data.synthetic import generate
+from wtal.generate.synthetic_files import generate
 from wtal.inference.predict import predict_videos, settings_from_config
 from wtal.inference.run import evaluate_predictions
 from wtal.models.checkpoint import load_model

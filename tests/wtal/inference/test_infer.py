@@ -15,8 +15,8 @@ import yaml
 from tests.wtal.test_cli import run_cli
 from tests.wtal.training.toy import toy_dataset
 from wtal.cli import main
-from wtal.data.synthetic import generate
 from wtal.errors import InputFileError
+from wtal.generate.synthetic_files import generate
 from wtal.inference.run import check_compatible
 from wtal.models.checkpoint import load_model
 

@@ -10,7 +10,7 @@ import pytest
 
 from tests.wtal.training.toy import toy_config, toy_dataset
 from wtal.cli import main
-from wtal.training.trainer import train
+from wtal.training.loop import train
 
 EXTRACTION = {"short_side": 64, "crop": 56, "flow_preset": "fast", "workers": 2}
 

@@ -11,17 +11,20 @@ import pytest
 import torch
 
 from tests.wtal.training.toy import toy_config, toy_dataset
+from wtal.config.sections import TrainingSettings, read_section
 from wtal.data.normalize import FeatureNorm
-from wtal.data.synthetic import make_dataset
+from wtal.generate.synthetic_files import make_dataset
 from wtal.inference.predict import settings_from_config
 from wtal.models.basnet import BaSNet, BaSNetOutput, basnet_objective
 from wtal.models.checkpoint import load_model, read_checkpoint
-from wtal.models.registry import TextInputs, base_model, build_model
+from wtal.models.registry import base_model, build_model
+from wtal.models.settings import TextInputs
 from wtal.models.vlc import SentenceBatch
 from wtal.training.batches import gather_batch, sample_batch
-from wtal.training.setup import build_models, text_assets
+from wtal.training.loop import train
+from wtal.training.selection import evaluate_split
+from wtal.training.setup import build_models, sentence_table, text_assets
 from wtal.training.step import make_optimizers, train_step
-from wtal.training.trainer import _sentence_table, evaluate_split, train
 
 
 def basnet_config(mode: str = "baseline", **sections):
@@ -177,12 +180,12 @@ def step_setup(config):
     data = toy_dataset()
     text = text_assets(data, config)
     model, vlc = build_models(len(data.classes), 64, text, config)
-    optimizers = make_optimizers(model, vlc, config)
+    optimizers = make_optimizers(model, vlc, read_section(config, TrainingSettings))
     rng = np.random.default_rng(0)
     labels = data.label_matrix()
     batch = sample_batch(labels, rng)
     x = torch.from_numpy(gather_batch([v.features for v in data.videos], batch, 24, rng))
-    ids, key, lengths = _sentence_table(data, config["model"]["vlc"]["template"], text.vocabulary)
+    ids, key, lengths = sentence_table(data, config["model"]["vlc"]["template"], text.vocabulary)
     sentences = SentenceBatch(
         torch.from_numpy(ids[batch]), torch.from_numpy(lengths[batch]), torch.from_numpy(key[batch])
     )

@@ -14,9 +14,10 @@ from tests.wtal.training.toy import toy_config, toy_dataset
 from wtal.errors import ConfigError
 from wtal.models.checkpoint import load_model, read_checkpoint
 from wtal.models.hamnet import HAMNet, HAMNetOutput, attended, hamnet_objective, hybrid_masks
-from wtal.models.registry import TextInputs, base_model, build_model
+from wtal.models.registry import base_model, build_model
+from wtal.models.settings import TextInputs
+from wtal.training.loop import train
 from wtal.training.step import train_step
-from wtal.training.trainer import train
 
 CONFIG = toy_config(model={"base": "hamnet"})
 
@@ -277,9 +278,9 @@ def test_training_beats_the_untrained_model(tmp_path):
     0.27 after 300 with another dropout sequence; the test takes 17 s on an idle 2-core
     machine, 45 s of training when the cores are shared)."""
     from wtal.data.normalize import FeatureNorm
-    from wtal.data.synthetic import make_dataset
+    from wtal.generate.synthetic_files import make_dataset
+    from wtal.training.selection import evaluate_split
     from wtal.training.setup import build_models, text_assets
-    from wtal.training.trainer import evaluate_split
 
     data = make_dataset("tiny", seed=0, feature_dim=128)
     train_set, test_set = data.subset("validation"), data.subset("test")

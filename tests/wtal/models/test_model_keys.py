@@ -12,13 +12,13 @@ import torch.nn.functional as F
 from torch import nn
 
 from tests.wtal.training.toy import toy_config, toy_dataset
-from wtal.config import load_config
+from wtal.config.load import load_config
 from wtal.data.normalize import FeatureNorm
 from wtal.models.checkpoint import load_model, model_payload, save_checkpoint
-from wtal.models.settings import model_settings
-from wtal.models.text_encoder import TextEncoder, TextSettings, sinusoidal_positions
-from wtal.models.tsm import TSM, FusionSettings
-from wtal.models.video_branch import AttentionModule, AttentionSettings, StreamBranch
+from wtal.models.settings import AttentionSettings, FusionSettings, TextSettings, model_settings
+from wtal.models.text_encoder import TextEncoder, sinusoidal_positions
+from wtal.models.tsm import TSM
+from wtal.models.video_branch import AttentionModule, StreamBranch
 from wtal.training.setup import build_models, text_assets
 
 #: config/activitynet13.yaml's values of the three sections.

@@ -17,7 +17,8 @@ from wtal.models.checkpoint import (
     read_checkpoint,
     save_checkpoint,
 )
-from wtal.models.registry import BASE_MODELS, TextInputs, base_model, build_model
+from wtal.models.registry import BASE_MODELS, base_model, build_model
+from wtal.models.settings import TextInputs
 from wtal.training.setup import build_models, text_assets
 
 CASES = [(name, mode) for name in sorted(BASE_MODELS) for mode in ("text", "baseline")]

@@ -9,10 +9,9 @@ import pytest
 import torch
 
 from wtal.cli import main
-from wtal.config import validate_config
+from wtal.config.schema import validate_config
 from wtal.errors import InputFileError
 from wtal.report.compare import compare_runs, format_comparison, read_run
-from wtal.training.presets import resolve_preset
 
 TIOU = [0.1, 0.3, 0.5, 0.7]
 PROTOCOL = {"units": "seconds", "ambiguous_filter": False, "subset": "test", "dataset": "toy"}
@@ -24,7 +23,7 @@ def config(seed: int, **model) -> dict:
         "training": {"seed": seed, "iterations": 40},
         "model": model,
     }
-    return resolve_preset(validate_config(spec))
+    return validate_config(spec)
 
 
 def write_run(folder, seed, average, fpr=0.2, protocol=PROTOCOL, with_config=True, **model):

@@ -13,14 +13,12 @@ from tests.wtal.evaluation.reference import tables_from_rows
 from wtal.evaluation.metrics import evaluate_detection
 from wtal.evaluation.tables import ground_truth_from_dict, predictions_from_dict
 from wtal.inference.postprocess import Detections
-from wtal.report import figures
-from wtal.report.figures import (
+from wtal.report import precision_recall
+from wtal.report.class_ap import class_ap, plot_class_ap
+from wtal.report.precision_recall import plot_precision_recall, precision_recall_points
+from wtal.report.timeline import (
     Instance,
-    class_ap,
-    plot_class_ap,
-    plot_precision_recall,
     plot_timeline,
-    precision_recall_points,
     top_detections_per_class,
     video_detections,
     video_instances,
@@ -204,7 +202,7 @@ def test_precision_recall_figure_draws_exactly_those_points(tmp_path):
     gt, pred = hand_case()
     with pytest.warns(UserWarning):
         curves = precision_recall_points(gt, pred, 0.5)
-    figure = figures._precision_recall_figure(curves, 0.5, ignored=1)
+    figure = precision_recall._precision_recall_figure(curves, 0.5, ignored=1)
     first = figure.axes[0]
     np.testing.assert_allclose(first.lines[0].get_xdata(), [0.5, 0.5, 1.0])
     np.testing.assert_allclose(first.lines[0].get_ydata(), [1.0, 0.5, 2.0 / 3.0])

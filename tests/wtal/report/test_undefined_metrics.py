@@ -11,8 +11,8 @@ from tests.wtal.report.test_compare import write_run
 from wtal.cli import main
 from wtal.evaluation import evaluate_detection
 from wtal.evaluation.tables import ground_truth_from_dict, predictions_from_dict
+from wtal.report.class_ap import class_ap
 from wtal.report.compare import compare_runs, comparison_json, format_comparison, read_run
-from wtal.report.figures import class_ap
 from wtal.report.markdown import build_report
 
 TIOU = [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7]

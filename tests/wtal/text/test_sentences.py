@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from wtal.data.synthetic import THUMOS14_CLASSES
+from wtal.generate.synthetic_plan import THUMOS14_CLASSES
 from wtal.text.sentences import PAD, Vocabulary, build_sentence, class_words, name_slots, tokenize
 
 THUMOS = THUMOS14_CLASSES

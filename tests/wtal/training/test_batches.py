@@ -131,7 +131,7 @@ def test_a_run_draws_its_batches_from_the_configured_pools(monkeypatch):
     from dataclasses import replace
 
     from tests.wtal.training.toy import toy_config, toy_dataset
-    from wtal.training import trainer
+    from wtal.training import state
 
     data = toy_dataset(12)
     videos = list(data.videos)
@@ -140,11 +140,11 @@ def test_a_run_draws_its_batches_from_the_configured_pools(monkeypatch):
     data = replace(data, videos=tuple(videos))
     config = toy_config(dataset={"min_segments": 11}, training={"pairs_skip_empty": True})
     with pytest.warns(UserWarning, match="1 of 12 training videos have fewer than 11 segments"):
-        run = trainer.prepare_run(config, data)
+        run = state.prepare_run(config, data)
     drawn = []
-    gather = trainer.gather_batch
+    gather = state.gather_batch
     monkeypatch.setattr(
-        trainer, "gather_batch", lambda f, rows, *a: drawn.append(rows) or gather(f, rows, *a)
+        state, "gather_batch", lambda f, rows, *a: drawn.append(rows) or gather(f, rows, *a)
     )
     for iteration in range(1, 301):
         run.batch(iteration)
@@ -155,7 +155,8 @@ def test_a_run_draws_its_batches_from_the_configured_pools(monkeypatch):
 
 def test_a_run_without_any_video_long_enough_for_the_random_draws_is_refused():
     from tests.wtal.training.toy import toy_config, toy_dataset
-    from wtal.training.trainer import TrainingError, prepare_run
+    from wtal.errors import TrainingError
+    from wtal.training.state import prepare_run
 
     config = toy_config(dataset={"min_segments": 1000})
     with pytest.warns(UserWarning, match="16 of 16"), pytest.raises(TrainingError, match="1000"):

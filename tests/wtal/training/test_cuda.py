@@ -33,14 +33,15 @@ import torch.serialization
 from torch import nn
 
 from tests.wtal.training.toy import toy_config, toy_dataset
+from wtal.config.sections import TrainingSettings, read_section
 from wtal.inference.run import run_split
 from wtal.models.checkpoint import load_model, read_checkpoint
 from wtal.models.text_encoder import DropPath
 from wtal.models.vlc import SentenceBatch
 from wtal.training.batches import gather_batch, sample_batch
-from wtal.training.setup import build_models, text_assets
+from wtal.training.loop import train
+from wtal.training.setup import build_models, sentence_table, text_assets
 from wtal.training.step import make_optimizers, train_step
-from wtal.training.trainer import _sentence_table, train
 from wtal.utils.devices import tf32
 
 CUDA = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
@@ -98,7 +99,7 @@ def toy_problem(preset: str, dim: int = 64, seqlen: int = 24):
     labels = data.label_matrix()
     rows = sample_batch(labels, rng)
     x = gather_batch([v.features for v in data.videos], rows, seqlen, rng)
-    ids, key, lengths = _sentence_table(data, config["model"]["vlc"]["template"], text.vocabulary)
+    ids, key, lengths = sentence_table(data, config["model"]["vlc"]["template"], text.vocabulary)
     sentences = SentenceBatch(
         torch.from_numpy(ids[rows]), torch.from_numpy(lengths[rows]), torch.from_numpy(key[rows])
     )
@@ -125,7 +126,7 @@ def record_step(
     tsm, vlc = copy.deepcopy((tsm, vlc))
     tsm.to(device, dtype)
     vlc.to(device, dtype)
-    optimizers = make_optimizers(tsm, vlc, config)
+    optimizers = make_optimizers(tsm, vlc, read_section(config, TrainingSettings))
     grads: dict[str, list[torch.Tensor]] = {}
 
     def recording(name: str, optimizer: torch.optim.Optimizer) -> None:

@@ -9,10 +9,11 @@ import torch
 
 from tests.wtal.training.toy import toy_config
 from wtal.data.normalize import FeatureNorm
-from wtal.data.synthetic import make_dataset
+from wtal.generate.synthetic_files import make_dataset
 from wtal.models.checkpoint import load_model
+from wtal.training.loop import train
+from wtal.training.selection import evaluate_split
 from wtal.training.setup import build_models, text_assets
-from wtal.training.trainer import evaluate_split, train
 
 
 @pytest.mark.slow

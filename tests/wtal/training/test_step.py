@@ -7,11 +7,11 @@ import pytest
 import torch
 
 from tests.wtal.training.toy import toy_config, toy_dataset
+from wtal.config.sections import TrainingSettings, read_section
 from wtal.models.vlc import SentenceBatch
 from wtal.training.batches import gather_batch, sample_batch
-from wtal.training.setup import build_models, text_assets
+from wtal.training.setup import build_models, sentence_table, text_assets
 from wtal.training.step import make_optimizers, sample_masks, train_step
-from wtal.training.trainer import _sentence_table
 
 
 def setup(config):
@@ -19,12 +19,12 @@ def setup(config):
     data = toy_dataset()
     text = text_assets(data, config)
     tsm, vlc = build_models(len(data.classes), 64, text, config)
-    optimizers = make_optimizers(tsm, vlc, config)
+    optimizers = make_optimizers(tsm, vlc, read_section(config, TrainingSettings))
     rng = np.random.default_rng(0)
     labels = data.label_matrix()
     batch = sample_batch(labels, rng)
     x = torch.from_numpy(gather_batch([v.features for v in data.videos], batch, 24, rng))
-    ids, key, lengths = _sentence_table(data, config["model"]["vlc"]["template"], text.vocabulary)
+    ids, key, lengths = sentence_table(data, config["model"]["vlc"]["template"], text.vocabulary)
     sentences = SentenceBatch(
         torch.from_numpy(ids[batch]), torch.from_numpy(lengths[batch]), torch.from_numpy(key[batch])
     )

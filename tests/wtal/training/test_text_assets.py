@@ -12,12 +12,11 @@ import pytest
 import torch
 
 from tests.wtal.training.toy import toy_config, toy_dataset
-from wtal.config import load_config
+from wtal.config.load import load_config
 from wtal.data.wtalc import read_wtalc
 from wtal.text.glove import OutOfVocabularyError
-from wtal.training.presets import resolve_preset
+from wtal.training.loop import train
 from wtal.training.setup import text_assets
-from wtal.training.trainer import train
 
 ROOT = Path(__file__).resolve().parents[3]
 ACTIVITYNET = ROOT.parent / "shared" / "data" / "activitynet13"
@@ -102,7 +101,7 @@ def anet():
 
 
 def anet_config(**model) -> dict:
-    config = resolve_preset(load_config(ROOT / "config" / "activitynet13.yaml"))
+    config = load_config(ROOT / "config" / "activitynet13.yaml")
     config["model"].update(model)
     return config
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
 import subprocess
 import sys
 from dataclasses import replace
@@ -13,9 +15,11 @@ import torch
 
 from tests.wtal.training.toy import toy_config, toy_dataset
 from wtal.data.dataset import Dataset
+from wtal.errors import Interrupted, TrainingError
 from wtal.models.checkpoint import load_model
-from wtal.training import trainer
-from wtal.training.trainer import TrainingError, report_on_test, train
+from wtal.training import loop
+from wtal.training.loop import train
+from wtal.training.selection import report_on_test
 from wtal.utils.files import BusyError
 
 
@@ -149,14 +153,14 @@ def test_non_finite_loss_stops_with_its_name_and_keeps_the_last_good_checkpoint(
 ):
     train_set, _ = data
     config = toy_config(training={"selection": "last", "iterations": 4, "checkpoint_every": 1})
-    step = trainer.train_step
+    step = loop.train_step
 
     def diverging_at_3(model, vlc, optimizers, x, *rest):
         iteration = rest[-1]
         return step(model, vlc, optimizers, torch.full_like(x, np.inf) if iteration == 3 else x,
                     *rest)  # fmt: skip
 
-    monkeypatch.setattr(trainer, "train_step", diverging_at_3)
+    monkeypatch.setattr(loop, "train_step", diverging_at_3)
     with pytest.raises(
         TrainingError, match=r"loss '\w+' became (nan|inf).*last good checkpoint.*iteration 2"
     ):
@@ -342,3 +346,43 @@ def test_two_runs_cannot_write_one_folder_at_once(data, tmp_path):
         holder.kill()
         holder.wait()
     assert not (tmp_path / "checkpoints").exists()
+
+
+class InterruptedWriter:
+    """A file that Ctrl-C reaches at its ``at``-th write, as a signal can land inside
+    ``torch.save``'s zip writer (whose own error may then hide the interrupt)."""
+
+    def __init__(self, handle, at):
+        self.handle, self.writes, self.at = handle, 0, at
+
+    def write(self, data):
+        self.writes += 1
+        if self.writes == self.at:
+            os.kill(os.getpid(), signal.SIGINT)
+        return self.handle.write(data)
+
+    def __getattr__(self, name):
+        return getattr(self.handle, name)
+
+
+@pytest.mark.parametrize("at", [1, 3, 6])
+def test_ctrl_c_inside_a_checkpoint_write_is_an_interrupt_and_names_what_is_kept(
+    data, tmp_path, monkeypatch, at
+):
+    train_set, _ = data
+    config = toy_config(training={"selection": "last", "iterations": 6, "checkpoint_every": 2})
+    real_save, saves = torch.save, []
+
+    def save_interrupted_at_the_second(payload, handle, *args, **kwargs):
+        if "optimizers" in payload:  # a training state (last.pt), not a model
+            saves.append(payload["iteration"])
+            if len(saves) == 2:
+                handle = InterruptedWriter(handle, at)
+        return real_save(payload, handle, *args, **kwargs)
+
+    monkeypatch.setattr(torch, "save", save_interrupted_at_the_second)
+    with pytest.raises(Interrupted) as caught:
+        train(config, train_set, tmp_path, validation=None, progress=False)
+    kept = state(tmp_path / "checkpoints/last.pt")["iteration"]
+    assert kept == saves[1] == 4  # the write under way finished, then the run stopped
+    assert f"the last checkpoint (iteration {kept}," in str(caught.value)

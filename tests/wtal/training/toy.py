@@ -6,9 +6,9 @@ from typing import Any
 
 import numpy as np
 
-from wtal.config import merge, validate_config
+from wtal.config.overrides import merge
+from wtal.config.schema import validate_config
 from wtal.data.dataset import Dataset, VideoRecord
-from wtal.training.presets import resolve_preset
 
 CLASSES = ("HighJump", "LongJump", "Billiards", "CleanAndJerk")
 
@@ -44,4 +44,4 @@ def toy_config(**sections: Any) -> dict[str, Any]:
         "dataset": {"name": "toy", "format": "activitynet", "annotations": "unused.json"},
         "training": {"iterations": 4, "max_seqlen": 24, "checkpoint_every": 2, "log_every": 1},
     }
-    return resolve_preset(validate_config(merge(base, sections)))
+    return validate_config(merge(base, sections))

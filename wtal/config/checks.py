@@ -1,29 +1,16 @@
-"""Checks made before any work starts (devices are checked by wtal.utils.devices): an output
-that can be a folder, counts that make sense, the dataset subsets a command will need. Each
-error names the option or the file at fault, so that a run never fails after hours of
-training on something that was knowable at the start."""
+"""The dataset subsets a config names, checked before any work starts: each error names the
+config key and the file, so that a run never fails after hours of training on something that
+was knowable at the start."""
 
 from __future__ import annotations
 
 import os
-from pathlib import Path
+from typing import TYPE_CHECKING
 
-from wtal.data.dataset import Dataset
 from wtal.errors import InputFileError
 
-
-def check_output_folder(path: str | os.PathLike[str], option: str = "--output") -> Path:
-    """``path`` if it is a folder or does not exist yet; an existing file is refused."""
-    out = Path(path)
-    if out.exists() and not out.is_dir():
-        raise InputFileError(out, f"{option} must be a folder, and this is a file")
-    return out
-
-
-def check_at_least(value: int | None, minimum: int, option: str) -> None:
-    """Refuse ``option`` when given with a value below ``minimum``."""
-    if value is not None and value < minimum:
-        raise ValueError(f"{option} {value}: must be {minimum} or more")
+if TYPE_CHECKING:
+    from wtal.data.dataset import Dataset
 
 
 def check_subset(

@@ -16,7 +16,10 @@ from extract.video import iter_frames, probe
 from tests.wtal.data.fixtures import assert_same_annotations
 from wtal.commands import demo_videos as command
 from wtal.data import read_activitynet
-from wtal.data.demo_videos import (
+from wtal.data.open import open_dataset
+from wtal.evaluation.tables import load_ground_truth
+from wtal.generate.demo_files import generate, make_dataset
+from wtal.generate.demo_plan import (
     CLASS_PHASES,
     CLASSES,
     DEFAULTS,
@@ -25,14 +28,9 @@ from wtal.data.demo_videos import (
     SHARED_PHASE,
     Style,
     VideoPlan,
-    generate,
-    instance_shapes,
-    make_dataset,
     plan_videos,
-    render_frames,
 )
-from wtal.data.open import open_dataset
-from wtal.evaluation.tables import load_ground_truth
+from wtal.generate.demo_render import instance_shapes, render_frames
 from wtal.text.sentences import class_words
 
 SMALL = {"videos": 6, "test_videos": 1, "width": 64, "height": 48, "seconds": (6.4, 7.68)}
@@ -231,7 +229,7 @@ def test_a_smaller_rerun_removes_the_extra_videos(tmp_path):
 
 
 def test_an_interrupted_write_leaves_no_video(tmp_path):
-    from wtal.data.demo_videos import write_video
+    from wtal.generate.demo_files import write_video
 
     def frames():
         yield np.zeros((32, 32, 3), np.uint8)

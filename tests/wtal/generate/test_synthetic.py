@@ -13,15 +13,9 @@ from tests.wtal.data.fixtures import assert_same_annotations
 from wtal.commands import synthetic as command
 from wtal.data import read_activitynet
 from wtal.data.dataset import SEGMENT_SECONDS
-from wtal.data.synthetic import (
-    SIZES,
-    THUMOS14_CLASSES,
-    generate,
-    iter_videos,
-    make_dataset,
-    make_world,
-    plan_videos,
-)
+from wtal.generate.synthetic_features import make_world
+from wtal.generate.synthetic_files import generate, iter_videos, make_dataset
+from wtal.generate.synthetic_plan import SIZES, THUMOS14_CLASSES, plan_videos
 
 
 def cosine(a: np.ndarray, b: np.ndarray) -> float:

@@ -9,16 +9,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from wtal.config import (
-    MAX_PROBLEMS,
-    PATH_MAX,
-    PROBLEM,
-    load_config,
-    merge,
-    read_yaml_file,
-    validate_config,
-)
-from wtal.errors import ConfigError, excerpt, quoted
+from wtal.config.load import load_config
+from wtal.config.overrides import merge
+from wtal.config.safe_yaml import read_yaml_file
+from wtal.config.schema import validate_config
+from wtal.errors import MAX_PROBLEMS, PATH_MAX, PROBLEM, ConfigError, excerpt, quoted
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,5 @@
-"""Reader for TensorFlow checkpoint ``.index`` files (tensor bundle index), without TensorFlow.
+"""Reader for TensorFlow checkpoint ``.index`` files (tensor bundle index), without TensorFlow:
+a test helper, for checking the converted I3D weights against DeepMind's checkpoints.
 
 A ``.index`` file is a LevelDB-style SSTable: data blocks of prefix-compressed key/value
 entries with restart points, an index block pointing at the data blocks, a metaindex block

@@ -1,9 +1,11 @@
 """Where the paper and the authors' code disagree (docs/method.md), ``model.preset`` decides;
-any value set explicitly in the config wins over the preset."""
+any value set explicitly in the config wins over the preset. The schema leaves these keys
+null; :func:`wtal.config.schema.validate_config` fills them in as a config is loaded."""
 
 from __future__ import annotations
 
 import copy
+from collections.abc import Mapping
 from typing import Any
 
 PRESETS: dict[str, dict[tuple[str, ...], Any]] = {
@@ -39,7 +41,8 @@ PRESETS: dict[str, dict[tuple[str, ...], Any]] = {
 
 
 def resolve_preset(config: dict[str, Any]) -> dict[str, Any]:
-    """A copy of a validated config with every preset-dependent ``null`` filled in."""
+    """A copy of ``config`` (the schema's defaults filled in) with every preset-dependent
+    ``null`` filled in by ``model.preset``'s value."""
     out = copy.deepcopy(config)
     for path, value in PRESETS[out["model"]["preset"]].items():
         node = out
@@ -48,3 +51,10 @@ def resolve_preset(config: dict[str, Any]) -> dict[str, Any]:
         if node.get(path[-1]) is None:
             node[path[-1]] = value
     return out
+
+
+def unresolved(section: str, values: Mapping[str, Any]) -> list[str]:
+    """The preset's keys directly in the top-level ``section`` that ``values`` (that
+    section) leaves null, as dotted keys."""
+    keys = [path for path in PRESETS["official"] if len(path) == 2 and path[0] == section]
+    return [".".join(path) for path in keys if values.get(path[1]) is None]

@@ -1,46 +1,25 @@
-"""The figures of the localization report, each written atomically as one PNG.
-
-- :func:`plot_timeline`: one video, as Figure 3 of the paper and more: ground-truth
-  instances, the best detections per class, the fused attention and the class activation,
-  on one time axis in seconds;
-- :func:`plot_precision_recall`: per-class precision-recall points at one tIoU, from the
-  evaluator's own matching (:mod:`wtal.evaluation.detection`);
-- :func:`plot_class_ap`: per-class AP as sorted bars with the mean (mAP) marked.
-
-Figures are drawn on :class:`matplotlib.figure.Figure` objects with an Agg canvas attached
-explicitly: pyplot is never imported, so no backend is selected and no global state is
-touched, and nothing needs a display. matplotlib is imported inside the functions, so
-importing this module stays cheap.
-"""
+"""One video's localization as a figure (Figure 3 of the paper and more): ground-truth
+instances, the best detections per class, the fused attention and the class activation, on
+one time axis in seconds."""
 
 from __future__ import annotations
 
 import math
 import os
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 import numpy as np
 from numpy.typing import ArrayLike
 
 from wtal.data.timing import I3D_25FPS
-from wtal.evaluation.detection import (
-    average_precision_per_class,
-    match_predictions,
-    precision_recall_curves,
-)
-from wtal.evaluation.metrics import DetectionMetrics
 from wtal.evaluation.tables import GroundTruth, Predictions
 from wtal.inference.postprocess import Detections, softmax
-from wtal.utils.files import atomic_open
+from wtal.report.plotting import class_colours, new_figure, save_png
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
-    from matplotlib.figure import Figure
-
-DPI = 110
 
 
 class Instance(NamedTuple):
@@ -52,37 +31,6 @@ class Instance(NamedTuple):
     label: int
     start: float
     end: float
-
-
-# --------------------------------------------------------------------------- shared helpers
-
-
-def _new_figure(**kwargs: Any) -> Figure:
-    """A figure with its own Agg canvas (no pyplot, no backend switch)."""
-    from matplotlib.backends.backend_agg import FigureCanvasAgg
-    from matplotlib.figure import Figure
-
-    figure = Figure(**kwargs)
-    FigureCanvasAgg(figure)
-    return figure
-
-
-def _save(figure: Figure, path: str | os.PathLike[str]) -> Path:
-    """Write ``figure`` as PNG to ``path`` atomically (temporary file, then rename)."""
-    target = Path(path)
-    with atomic_open(target, "wb") as handle:
-        figure.savefig(handle, format="png", dpi=DPI)
-    return target
-
-
-def _class_colours(count: int) -> list[tuple[float, float, float, float]]:
-    from matplotlib import colormaps
-
-    cmap = colormaps["tab10" if count <= 10 else "tab20"]
-    return [cmap(i % cmap.N) for i in range(count)]
-
-
-# ------------------------------------------------------------------------------- timeline
 
 
 def video_instances(gt: GroundTruth, video_id: str, classes: Sequence[str]) -> list[Instance]:
@@ -255,7 +203,7 @@ def plot_timeline(
     curve_classes = sorted(set(gt_classes) | set(det_classes))
     if not curve_classes:
         curve_classes = [int(np.argmax(activation[:, : len(classes)].mean(axis=0)))]
-    colours = dict(zip(curve_classes, _class_colours(len(curve_classes)), strict=True))
+    colours = dict(zip(curve_classes, class_colours(len(curve_classes)), strict=True))
 
     t = att.size
     edges = np.arange(t + 1, dtype=np.float64) * seconds_per_segment
@@ -268,7 +216,7 @@ def plot_timeline(
     gt_lanes = max(len(gt_classes), 1)
     det_lanes = max(len(shown), 1)
     ratios = [0.5 + 0.3 * gt_lanes, 0.5 + 0.3 * det_lanes, 1.6, 1.6]
-    figure = _new_figure(figsize=(12, 1.0 + sum(ratios)), layout="constrained")
+    figure = new_figure(figsize=(12, 1.0 + sum(ratios)), layout="constrained")
     axes = figure.subplots(4, 1, sharex=True, gridspec_kw={"height_ratios": ratios})
     ax_gt, ax_det, ax_att, ax_cas = axes
 
@@ -331,201 +279,4 @@ def plot_timeline(
     figure.suptitle(
         f"{video_id}: duration {length}, {t} segments of {seconds_per_segment:g} s", fontsize=10
     )
-    return _save(figure, path)
-
-
-# ----------------------------------------------------------------------- precision-recall
-
-
-@dataclass(frozen=True)
-class PrecisionRecallCurve:
-    """The points of one class's precision-recall curve, in descending score order.
-
-    ``recall[k]`` and ``precision[k]`` hold after the k + 1 best predictions of the class;
-    ``interpolated`` is the VOC envelope (running max from the right) whose area is ``ap``.
-    """
-
-    label: str
-    recall: np.ndarray
-    precision: np.ndarray
-    ap: float
-    num_ground_truth: int
-
-    @property
-    def interpolated(self) -> np.ndarray:
-        if self.precision.size == 0:
-            return self.precision.copy()
-        return np.maximum.accumulate(self.precision[::-1])[::-1]
-
-
-def precision_recall_points(
-    ground_truth: GroundTruth, predictions: Predictions, tiou: float = 0.5
-) -> list[PrecisionRecallCurve]:
-    """Per ground-truth class (``ground_truth.classes`` order), the plotted curve points.
-
-    Matching, curves and AP are the evaluator's (``match_predictions``,
-    ``precision_recall_curves``, ``average_precision_per_class``); predictions of classes
-    absent from the ground truth are ignored there, with its warning.
-    """
-    if not (0.0 < tiou <= 1.0):
-        raise ValueError(f"tiou must be in (0, 1], got {tiou}")
-    match = match_predictions(ground_truth, predictions, np.array([tiou]))
-    ap = average_precision_per_class(match)[0]
-    return [
-        PrecisionRecallCurve(
-            label=name,
-            recall=recall,
-            precision=precision,
-            ap=float(ap[c]),
-            num_ground_truth=int(match.num_positives[c]),
-        )
-        for c, (name, (precision, recall)) in enumerate(
-            zip(ground_truth.classes, precision_recall_curves(match, 0), strict=True)
-        )
-    ]
-
-
-def _unknown_class_predictions(ground_truth: GroundTruth, predictions: Predictions) -> int:
-    known = np.array([name in set(ground_truth.classes) for name in predictions.labels])
-    return int((~known[predictions.label]).sum()) if len(predictions) else 0
-
-
-def _precision_recall_figure(
-    curves: Sequence[PrecisionRecallCurve], tiou: float, ignored: int = 0
-) -> Figure:
-    n = len(curves)
-    ncols = min(5, n)
-    nrows = math.ceil(n / ncols)
-    figure = _new_figure(figsize=(2.7 * ncols, 2.4 * nrows + 0.7), layout="constrained")
-    grid = figure.subplots(nrows, ncols, squeeze=False, sharex=True, sharey=True)
-    axes = grid.reshape(-1)
-    for ax, curve in zip(axes, curves, strict=False):
-        if curve.recall.size:
-            ax.plot(curve.recall, curve.precision, "o-", ms=2.5, lw=0.8, label=f"AP {curve.ap:.3f}")
-            ax.plot(
-                np.concatenate([[0.0], curve.recall]),
-                np.concatenate([curve.interpolated[:1], curve.interpolated]),
-                drawstyle="steps-pre",
-                ls="--",
-                lw=0.8,
-                color="0.4",
-                label="interpolated",
-            )
-            ax.legend(fontsize=6, loc="lower left")
-        else:
-            ax.text(0.5, 0.5, "no predictions\nAP 0", ha="center", va="center", fontsize=8)
-        ax.set_title(f"{curve.label} ({curve.num_ground_truth} GT)", fontsize=8)
-    first = axes[0]
-    first.set_xlim(0.0, 1.02)
-    first.set_ylim(0.0, 1.05)
-    first.set_xticks([0.0, 0.5, 1.0])
-    first.set_yticks([0.0, 0.5, 1.0])
-    for ax in axes:
-        ax.tick_params(labelsize=6)
-    for ax in axes[n:]:
-        ax.set_axis_off()
-    for ax in axes[:n]:
-        if ax.get_subplotspec().is_last_row() or ax in axes[n - ncols : n]:
-            ax.set_xlabel("recall", fontsize=7)
-            ax.tick_params(labelbottom=True)
-        if ax.get_subplotspec().is_first_col():
-            ax.set_ylabel("precision", fontsize=7)
-    mean = float(np.mean([c.ap for c in curves]))
-    title = f"precision-recall at tIoU {tiou:g}: mAP {mean:.3f} over {n} classes"
-    if ignored:
-        title += f"\n({ignored} prediction(s) of classes without ground truth ignored)"
-    figure.suptitle(title, fontsize=9)
-    return figure
-
-
-def plot_precision_recall(
-    path: str | os.PathLike[str],
-    ground_truth: GroundTruth,
-    predictions: Predictions,
-    tiou: float = 0.5,
-) -> Path:
-    """A grid of per-class precision-recall curves at ``tiou``; returns ``path``.
-
-    Each panel plots :func:`precision_recall_points` (points in score order, with the AP in
-    the legend) and the interpolated envelope whose area is the AP; a class without
-    predictions shows AP 0. Raises ValueError when the ground truth has no classes.
-    """
-    if not ground_truth.classes:
-        raise ValueError("the ground truth has no classes: no precision-recall curve exists")
-    curves = precision_recall_points(ground_truth, predictions, tiou)
-    ignored = _unknown_class_predictions(ground_truth, predictions)
-    return _save(_precision_recall_figure(curves, tiou, ignored), path)
-
-
-# ---------------------------------------------------------------------------- class AP
-
-
-def class_ap(
-    metrics: DetectionMetrics | Mapping[str, Any], tiou: float | None = None
-) -> tuple[tuple[str, ...], np.ndarray]:
-    """``(classes, ap)`` from a ``DetectionMetrics`` or its ``to_dict()`` (e.g. metrics.json).
-
-    ``tiou`` picks one evaluated threshold; None averages each class's AP over all of them
-    (the per-class share of the average mAP). Classes whose AP is undefined (no ground-truth
-    instance: NaN, or null in JSON) are left out, as they are of the mAP.
-    """
-    if isinstance(metrics, Mapping):
-        per_class = metrics["per_class_AP"]
-        classes = tuple(per_class)
-        thresholds = np.asarray(metrics["tiou"], dtype=np.float64)
-        table = np.array([per_class[c] for c in classes], dtype=np.float64).reshape(
-            len(classes), thresholds.size
-        )
-    else:
-        classes = tuple(metrics.classes)
-        thresholds = np.asarray(metrics.tiou, dtype=np.float64)
-        table = np.asarray(metrics.ap, dtype=np.float64).T.reshape(len(classes), thresholds.size)
-    if tiou is None:
-        values = table.mean(axis=1) if thresholds.size else np.zeros(len(classes))
-    else:
-        at = np.flatnonzero(np.isclose(thresholds, tiou, rtol=0, atol=1e-9))
-        if at.size == 0:
-            known = ", ".join(f"{t:g}" for t in thresholds)
-            raise ValueError(f"tIoU {tiou:g} was not evaluated (thresholds: {known})")
-        values = table[:, at[0]].copy()
-    defined = ~np.isnan(values)
-    return tuple(c for c, keep in zip(classes, defined, strict=True) if keep), values[defined]
-
-
-def plot_class_ap(
-    path: str | os.PathLike[str],
-    classes: Sequence[str],
-    ap: ArrayLike,
-    *,
-    title: str | None = None,
-) -> Path:
-    """Per-class AP bars, best first, with the mean (mAP) as a line; returns ``path``.
-
-    ``ap`` (C,) lies in [0, 1], one value per class (see :func:`class_ap`). Raises
-    ValueError when empty, mis-sized or out of range.
-    """
-    values = np.asarray(ap, dtype=np.float64)
-    if values.ndim != 1 or values.size != len(classes):
-        raise ValueError(f"ap must be 1-D with one value per class ({len(classes)})")
-    if values.size == 0:
-        raise ValueError("no classes to plot")
-    if not (np.isfinite(values).all() and (values >= 0).all() and (values <= 1).all()):
-        raise ValueError("ap values must be finite and in [0, 1]")
-    order = np.argsort(-values, kind="stable")
-    n = values.size
-    figure = _new_figure(figsize=(max(6.0, 0.45 * n + 1.5), 4.2), layout="constrained")
-    ax = figure.subplots()
-    colours = _class_colours(1)
-    ax.bar(np.arange(n), 100 * values[order], color=colours[0], width=0.75)
-    for i, v in enumerate(values[order]):
-        ax.text(i, 100 * v + 1, f"{100 * v:.1f}", ha="center", va="bottom", fontsize=6)
-    mean = float(values.mean())
-    ax.axhline(100 * mean, color="tab:red", ls="--", lw=1, label=f"mAP {100 * mean:.2f}")
-    ax.set_xticks(np.arange(n), [classes[i] for i in order], rotation=45, ha="right", fontsize=7)
-    ax.set_xlim(-0.6, n - 0.4)
-    ax.set_ylim(0, 105)
-    ax.set_ylabel("AP (%)")
-    ax.legend(fontsize=8, loc="upper right")
-    if title:
-        ax.set_title(title, fontsize=9)
-    return _save(figure, path)
+    return save_png(figure, path)
