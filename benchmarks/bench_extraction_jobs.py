@@ -2,7 +2,7 @@
 """Benchmark: the fixed overhead per video of a workflow extraction job, before and after the
 job was split into three stages, each one process per chunk.
 
-    python benchmarks/bench_extraction_jobs.py [--videos 1 8] [--repeats 3] [--output FILE.json]
+    python -m benchmarks.bench_extraction_jobs [--videos 1 8] [--repeats 3] [--output FILE.json]
 
 What is measured: the wall time of one chunk's extraction (decode, flow, features of each of
 its videos) and, apart from it, the compute that the outputs record in-process; what is
@@ -20,18 +20,18 @@ videos). Medians of --repeats; the repeats alternate which approach runs first.
   --record-failure ...`, `wtal flow VIDEO --output FLOW.npy --decoded DECODE.json --workers 1
   ...`, `wtal extract VIDEO --output FEATURES --decoded DECODE.json --flow FLOW.npy --workers 1
   --threads 1 ... --no-progress` (the arguments that workflow/rules/common.smk made of the
-  config: decode_arguments, flow_arguments, extraction_arguments). Left out of it, so the
+  config: ExtractionSettings.arguments of each stage). Left out of it, so the
   baseline is if anything understated: the old job's own interpreter start, once per job.
   With --before-tree DIR (a checkout of the code before, `git worktree add DIR REV`) the
   commands import that code, with its start-up as it was; without it, today's commands in the
   old job's shape, whose start-up the lazy imports made lighter (an understated baseline).
 - after: `python workflow/scripts/extract_chunk.py {decode|flow|features} --output CHUNK.json
-  --threads 1 --videos JSON --settings JSON`, the three stage processes of the chunk, as the
-  chunk rules of workflow/rules/extract.smk run them.
+  --threads 1 --videos JSON --settings JSON` (extract/chunk.py), the three stage processes of
+  the chunk, as the chunk rules of workflow/rules/extract.smk run them.
 - compute: features/<video>/timings.json total_s (made in-process by `wtal extract` / the
   features stage; the networks load before it starts), plus the decode and the flow, timed
-  in this process after a warm-up call (extract.stages decode_video and make_flow, what
-  `wtal decode`, `wtal flow` and the decode and flow stages run) on the same video, for both
+  in this process after a warm-up call (extract.decode.DecodeStage and extract.flow.FlowStage,
+  what `wtal decode`, `wtal flow` and the decode and flow jobs run) on the same video, for both
   approaches alike: the chunk records' seconds of the decode and flow stages (printed below
   the table, and in --output) count the first video's imports as its compute.
 
@@ -53,6 +53,7 @@ least videos_per_job that meets it, from the per-job start-up and the marginal o
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import io
 import json
 import math
@@ -73,34 +74,24 @@ from typing import Any
 import cv2
 import numpy as np
 
+from benchmarks.bench_i3d import cpu_model
+from extract.settings import ExtractionSettings
+from extract.weights import KINETICS_RGB_CACHE_NAME, default_cache_dir
+from tests.extract.clips import moving_square
+
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "benchmarks"))
-
-from bench_i3d import cpu_model  # noqa: E402
-
-from extract.weights import KINETICS_RGB_CACHE_NAME, default_cache_dir  # noqa: E402
-from tests.extract.clips import moving_square  # noqa: E402
 
 TARGET_OVERHEAD_S = 0.5
 SCRIPT = ROOT / "workflow" / "scripts" / "extract_chunk.py"
 TEST_WEIGHTS_CACHE = ROOT / ".pytest_cache" / "d" / "wtal-weights"
 COMPARED = ("decode", "flow", "features")  # the folders of per-video outputs
 STAGES = ("decode", "flow", "features")
-# The extraction settings (config keys, as workflow/rules/common.smk passes them).
-EXTRACTION: dict[str, Any] = {
-    "short_side": 32,
-    "crop": 32,
-    "flow_preset": "fast",
-    "batch_segments": 4,
-    "keep_flow": True,
-    "on_variable_frame_rate": "resample",
-    "flow_backend": "opencv",
-    "device": "cpu",
-    "autocast": "none",
-    "flow_batch": 16,
-}
 THREADS = 1
+# The extraction settings (the workflow's object: its jobs' JSON and its commands' options).
+EXTRACTION = ExtractionSettings(
+    short_side=32, crop=32, flow_preset="fast", flow_backend="opencv", device="cpu",
+    workers=THREADS,
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -118,7 +109,7 @@ class Layout:
         return self.results / "decode" / f"{video}.json"
 
     def flow(self, video: str) -> Path:
-        folder = f"{EXTRACTION['flow_preset']}-{EXTRACTION['short_side']}"
+        folder = f"{EXTRACTION.flow_preset}-{EXTRACTION.short_side}"
         return self.results / "flow" / folder / f"{video}.npy"
 
     @property
@@ -198,33 +189,18 @@ def run_logged(argv: list[str], log: Path, env: dict[str, str]) -> None:
         sys.exit(f"{' '.join(argv[:3])} ... failed (exit status {status}), {log}:\n{tail}")
 
 
-def decode_arguments() -> list[str]:
-    return ["--short-side", str(EXTRACTION["short_side"]),
-            "--on-variable-frame-rate", EXTRACTION["on_variable_frame_rate"]]  # fmt: skip
-
-
-def device_arguments(backend_option: str) -> list[str]:
-    return [backend_option, EXTRACTION["flow_backend"], "--device", EXTRACTION["device"],
-            "--flow-batch", str(EXTRACTION["flow_batch"])]  # fmt: skip
-
-
 def before_commands(video: str, layout: Layout, wtal: str) -> list[tuple[list[str], Path]]:
     """The three commands the chunk job of before ran for ``video`` (keep_flow true, nothing
     current yet), each with its log."""
     source, decoded, flow = str(layout.video(video)), str(layout.decoded(video)), layout.flow(video)
-    decode = [wtal, "decode", source, "--output", decoded, "--record-failure", *decode_arguments()]
+    settings = dataclasses.replace(EXTRACTION, weights_cache=str(layout.weights_cache))
+    decode = [wtal, "decode", source, "--output", decoded, "--record-failure",
+              *settings.arguments("decode")]  # fmt: skip
     flow_argv = [wtal, "flow", source, "--output", str(flow), "--decoded", decoded,
-                 "--workers", str(THREADS), "--preset", EXTRACTION["flow_preset"],
-                 *decode_arguments(), *device_arguments("--backend")]  # fmt: skip
+                 "--workers", str(THREADS), *settings.arguments("flow")]  # fmt: skip
     extract = [wtal, "extract", source, "--output", str(layout.features), "--decoded", decoded,
                "--flow", str(flow), "--workers", str(THREADS), "--threads", str(THREADS),
-               "--short-side", str(EXTRACTION["short_side"]), "--crop", str(EXTRACTION["crop"]),
-               "--flow-preset", EXTRACTION["flow_preset"],
-               "--batch", str(EXTRACTION["batch_segments"]),
-               "--on-variable-frame-rate", EXTRACTION["on_variable_frame_rate"],
-               "--weights-cache", str(layout.weights_cache),
-               *device_arguments("--flow-backend"),
-               "--autocast", EXTRACTION["autocast"], "--no-progress"]  # fmt: skip
+               *settings.arguments("features"), "--no-progress"]  # fmt: skip
     return [
         (decode, layout.log(f"decode/{video}")),
         (flow_argv, layout.log(f"flow/{video}")),
@@ -232,16 +208,17 @@ def before_commands(video: str, layout: Layout, wtal: str) -> list[tuple[list[st
     ]
 
 
-def chunk_settings(layout: Layout) -> str:
-    """--settings of extract_chunk.py, as workflow/rules/common.smk's _chunk_settings makes it."""
+def chunk_settings(layout: Layout, stage: str) -> str:
+    """--settings of a chunk job of ``stage``, as workflow/rules/common.smk's _chunk_settings
+    makes it."""
     paths = {
         "video": str(layout.videos / "{video}.mp4"),
         "decoded": str(layout.results / "decode" / "{video}.json"),
         "flow": str(layout.flow("{video}")),
         "features": str(layout.features),
     }
-    weights = {"rgb": None, "flow": None, "cache": str(layout.weights_cache)}
-    return json.dumps({"paths": paths, "settings": EXTRACTION, "weights": weights}, sort_keys=True)
+    settings = dataclasses.replace(EXTRACTION, weights_cache=str(layout.weights_cache))
+    return json.dumps({"paths": paths, **settings.for_stage(stage)}, sort_keys=True)
 
 
 def features_seconds(layout: Layout, video: str) -> float:
@@ -254,40 +231,25 @@ class InProcessStages:
     `wtal flow` run, on scratch outputs (the compute of the baseline)."""
 
     def __init__(self, scratch: Path) -> None:
-        from wtal.utils.devices import resolve_device
-
         self.scratch = scratch
-        self.device = resolve_device(EXTRACTION["device"], "device")
         self.warm = False
 
     def seconds(self, layout: Layout, video: str) -> dict[str, float]:
-        from extract.stages import decode_video, make_flow
+        from extract.decode import DecodeStage
+        from extract.flow import FlowStage
+        from extract.stage import Task
+        from extract.video import Video
 
         decoded, flow = self.scratch / f"{video}.json", self.scratch / f"{video}.npy"
 
         def decode() -> None:
-            record = decode_video(
-                layout.video(video),
-                decoded,
-                EXTRACTION["short_side"],
-                EXTRACTION["on_variable_frame_rate"],
-                record_failure=True,
-            )
-            assert record is not None and record["ok"], record
+            task = Task(Video(layout.video(video)), decoded)
+            record = DecodeStage(EXTRACTION, record_failure=True).make(task)
+            assert record["ok"], record
 
         def make() -> None:
-            make_flow(
-                layout.video(video),
-                flow,
-                EXTRACTION["flow_preset"],
-                EXTRACTION["short_side"],
-                EXTRACTION["on_variable_frame_rate"],
-                workers=THREADS,
-                backend=EXTRACTION["flow_backend"],
-                device=self.device,
-                flow_batch=EXTRACTION["flow_batch"],
-                made_from=[decoded],
-            )
+            task = Task(Video(layout.video(video)), flow, (decoded,))
+            FlowStage(EXTRACTION).run(task)
 
         if not self.warm:  # imports and first-call costs are the processes' overhead
             decode()
@@ -333,14 +295,13 @@ def run_before(
 
 def run_after(videos: list[str], layout: Layout, in_process: InProcessStages) -> Run:
     env = environment()
-    settings = chunk_settings(layout)
     per_job = len(videos)
     stage_wall = {}
     start = time.perf_counter()
     for stage in STAGES:
         argv = [sys.executable, str(SCRIPT), stage, "--output", str(layout.record(stage, per_job)),
                 "--threads", str(THREADS), "--videos", json.dumps(videos),
-                "--settings", settings]  # fmt: skip
+                "--settings", chunk_settings(layout, stage)]  # fmt: skip
         log = layout.log(f"extract/{stage}/{per_job}-per-job/0")
         stage_wall[stage] = timed(lambda a=argv, g=log: run_logged(a, g, env))
     run = Run(time.perf_counter() - start, stage_wall)
@@ -546,7 +507,8 @@ def main() -> int:
           f"{about['platform']}; Python {about['python']}, torch {about['torch']}, "
           f"OpenCV {about['opencv']}")  # fmt: skip
     print(f"input: chunks of {', '.join(map(str, sizes))} synthetic videos of {args.frames} "
-          f"frames at 25 fps, {args.size[0]}x{args.size[1]}; settings {json.dumps(EXTRACTION)}, "
+          f"frames at 25 fps, {args.size[0]}x{args.size[1]}; settings "
+          f"{json.dumps(EXTRACTION.for_stage('features')['settings'])}, "
           f"{THREADS} thread; medians of {args.repeats}")  # fmt: skip
     print(f"before: {args.before_tree or 'today'}'s `wtal` commands, three per video")
     figures: dict[int, dict[str, dict[str, float]]] = {}
@@ -588,9 +550,9 @@ def main() -> int:
               f"first video's imports in them): decode {f['recorded_decode_per_video_s']:.3f}, "
               f"flow {f['recorded_flow_per_video_s']:.3f}, features "
               f"{f['recorded_features_per_video_s']:.3f}")  # fmt: skip
-    report: dict[str, Any] = {"machine": about, "settings": EXTRACTION, "threads": THREADS,
-                              "frames": args.frames, "size": args.size, "repeats": args.repeats,
-                              "chunks": figures}  # fmt: skip
+    report: dict[str, Any] = {"machine": about, "settings": EXTRACTION.recorded(),
+                              "threads": THREADS, "frames": args.frames, "size": args.size,
+                              "repeats": args.repeats, "chunks": figures}  # fmt: skip
     n0, n1 = sizes[0], sizes[-1]
     if n1 > n0:
         margins = {name: marginal(figures[n0][name], figures[n1][name], n0, n1)

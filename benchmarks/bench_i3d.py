@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Benchmark: I3D feature throughput (frames/s) per stream on the CPU.
 
-    python benchmarks/bench_i3d.py [--batch-sizes 1 2 4 8] [--repeats 3] [--threads 2]
+    python -m benchmarks.bench_i3d [--batch-sizes 1 2 4 8] [--repeats 3] [--threads 2]
 
 For each stream (RGB: 3 channels, flow: 2 channels) and batch size (clips of 16x224x224), runs
 ``InceptionI3d.features`` once to warm up, then ``--repeats`` times, and prints the median
@@ -15,16 +15,13 @@ import argparse
 import os
 import platform
 import statistics
-import sys
 import time
 from pathlib import Path
 
 import torch
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from extract.i3d import InceptionI3d  # noqa: E402
+from extract.i3d import InceptionI3d
+from extract.presets import CROP, SEGMENT_FRAMES
 
 
 def cpu_model() -> str:
@@ -65,8 +62,8 @@ def main() -> None:
     parser.add_argument("--batch-sizes", type=int, nargs="+", default=[1, 2, 4, 8])
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--frames", type=int, default=16)
-    parser.add_argument("--size", type=int, default=224)
+    parser.add_argument("--frames", type=int, default=SEGMENT_FRAMES)
+    parser.add_argument("--size", type=int, default=CROP)
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Benchmark: one TSM + VLC training iteration on the CPU, split by component.
 
-    python benchmarks/bench_model.py [--repeats 3] [--widths 2048 512]
+    python -m benchmarks.bench_model [--repeats 3] [--widths 2048 512]
 
 For the THUMOS14 batch shape (10 videos x 320 segments) at the paper's width (2048-d
 features) and at the CPU configuration's width (512-d, max_seqlen 128), prints the median
@@ -15,26 +15,19 @@ from __future__ import annotations
 
 import argparse
 import resource
-import sys
-from pathlib import Path
 
 import numpy as np
 import torch
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "benchmarks"))
-
-from bench_i3d import machine  # noqa: E402
-from timing import median_seconds  # noqa: E402
-
-from tests.wtal.training.toy import CLASSES, toy_config  # noqa: E402
-from wtal.data.dataset import Dataset, VideoRecord  # noqa: E402
-from wtal.models import losses as L  # noqa: E402
-from wtal.models.vlc import SentenceBatch, reconstruction_nll  # noqa: E402
-from wtal.training.setup import build_models, text_assets  # noqa: E402
-from wtal.training.step import make_optimizers, train_step  # noqa: E402
-from wtal.training.trainer import _sentence_table  # noqa: E402
+from benchmarks.bench_i3d import machine
+from benchmarks.timing import median_seconds
+from tests.wtal.training.toy import CLASSES, toy_config
+from wtal.config.sections import TrainingSettings, read_section
+from wtal.data.dataset import Dataset, VideoRecord
+from wtal.models import losses as L
+from wtal.models.vlc import SentenceBatch, reconstruction_nll
+from wtal.training.setup import build_models, sentence_table, text_assets
+from wtal.training.step import make_optimizers, train_step
 
 
 def fake_dataset(dim: int) -> Dataset:
@@ -61,12 +54,12 @@ def bench(dim: int, seqlen: int, repeats: int) -> None:
     data = fake_dataset(dim)
     text = text_assets(data, config)
     tsm, vlc = build_models(len(CLASSES), dim, text, config)
-    optimizers = make_optimizers(tsm, vlc, config)
+    optimizers = make_optimizers(tsm, vlc, read_section(config, TrainingSettings))
     rng = np.random.default_rng(0)
     x = torch.randn(10, seqlen, dim) * (10 / dim**0.5)
     y = torch.zeros(10, len(CLASSES))
     y[torch.arange(10), torch.arange(10) % len(CLASSES)] = 1
-    ids, key, lengths = _sentence_table(data, config["model"]["vlc"]["template"], text.vocabulary)
+    ids, key, lengths = sentence_table(data, config["model"]["vlc"]["template"], text.vocabulary)
     rows = np.arange(10) % len(data.videos)
     sentences = SentenceBatch(
         torch.from_numpy(ids[rows]), torch.from_numpy(lengths[rows]), torch.from_numpy(key[rows])

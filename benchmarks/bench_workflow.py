@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Benchmark: the workflow's DAG for an ActivityNet-sized plan (20,000 videos by default).
 
-    python benchmarks/bench_workflow.py [--videos 20000] [--per-job 1 50 200] [--repeats 3]
+    python -m benchmarks.bench_workflow [--videos 20000] [--per-job 1 50 200] [--repeats 3]
                                         [--no-keep-flow]
 
 Input: synthetic ActivityNet annotations (80% training, 20% validation videos, one instance
@@ -34,13 +34,10 @@ from pathlib import Path
 
 import yaml
 
+from benchmarks.timing import median_seconds
+from tests.workflow.test_extraction_jobs import PROBE
+
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "benchmarks"))
-
-from timing import median_seconds  # noqa: E402
-
-from tests.workflow.test_extraction_jobs import PROBE  # noqa: E402
 
 TARGET_S = 60.0
 CHEAP_S = 30.0  # runs shorter than this are repeated (median)

@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """One-call GPU check: correctness tests and speed of every GPU-bound stage, in one JSON.
 
-    python benchmarks/gpu_check.py --output gpu_check.json [--clip bikes.mp4]
-    python benchmarks/gpu_check.py --device cpu --quick --output smoke.json   # CPU smoke test
+    python -m benchmarks.gpu_check --output gpu_check.json [--clip bikes.mp4]
+    python -m benchmarks.gpu_check --device cpu --quick --output smoke.json   # CPU smoke test
 
 Items, each with its own time budget and its own try/except (a failure is recorded and the
 others still run); the JSON is rewritten after every item, so a killed run keeps what it had:
@@ -54,14 +54,11 @@ from typing import Any
 import numpy as np
 import torch
 
+from benchmarks.bench_i3d import cpu_model
+from wtal.utils.devices import tf32
+from wtal.utils.files import write_json
+
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-sys.path.insert(0, str(ROOT / "benchmarks"))
-
-from bench_i3d import cpu_model  # noqa: E402
-
-from wtal.utils.devices import tf32  # noqa: E402
-from wtal.utils.files import write_json  # noqa: E402
 
 CUDA_TESTS = ("tests/wtal/training/test_cuda.py", "tests/wtal/inference/test_cuda.py")
 #: With --quick, only the CUDA tests of the step and of inference outputs.
@@ -318,16 +315,15 @@ def training_shapes(quick: bool) -> list[TrainShape]:
 def synthetic_problem(shape: TrainShape, device: torch.device, seed: int = 0):
     """Config, models on ``device``, optimisers and one batch of synthetic tensors in the
     THUMOS shape (20 classes, 3 similar pairs + 4 random videos)."""
-    from wtal.config import load_config
+    from wtal.config.load import load_config
+    from wtal.config.sections import TrainingSettings, read_section
     from wtal.data.dataset import Dataset, VideoRecord
-    from wtal.data.synthetic import THUMOS14_CLASSES
+    from wtal.generate.synthetic_plan import THUMOS14_CLASSES
     from wtal.models.vlc import SentenceBatch
-    from wtal.training.presets import resolve_preset
-    from wtal.training.setup import build_models, text_assets
+    from wtal.training.setup import build_models, sentence_table, text_assets
     from wtal.training.step import make_optimizers
-    from wtal.training.trainer import _sentence_table
 
-    config = resolve_preset(load_config(ROOT / shape.config))
+    config = load_config(ROOT / shape.config)
     config["training"]["max_seqlen"] = shape.seqlen
     classes = THUMOS14_CLASSES
     videos = tuple(
@@ -349,7 +345,7 @@ def synthetic_problem(shape: TrainShape, device: torch.device, seed: int = 0):
     tsm, vlc = build_models(len(classes), shape.dim, text, config)
     tsm.to(device)
     vlc.to(device)
-    optimizers = make_optimizers(tsm, vlc, config)
+    optimizers = make_optimizers(tsm, vlc, read_section(config, TrainingSettings))
     training = config["training"]
     batch = 2 * training["similar_classes"] + training["random_videos"]
     rows = np.concatenate(
@@ -359,7 +355,7 @@ def synthetic_problem(shape: TrainShape, device: torch.device, seed: int = 0):
     x = torch.randn(batch, shape.seqlen, shape.dim, generator=generator) * (10 / shape.dim**0.5)
     y = torch.zeros(batch, len(classes))
     y[torch.arange(batch), torch.from_numpy(rows)] = 1
-    ids, key, lengths = _sentence_table(data, config["model"]["vlc"]["template"], text.vocabulary)
+    ids, key, lengths = sentence_table(data, config["model"]["vlc"]["template"], text.vocabulary)
     sentences = SentenceBatch(
         torch.from_numpy(ids[rows]).to(device),
         torch.from_numpy(lengths[rows]).to(device),
@@ -417,6 +413,7 @@ def item_training(ctx: Context) -> tuple[dict[str, Any], str]:
 
 def item_reproducibility(ctx: Context) -> tuple[dict[str, Any], str]:
     """Two identical seeded runs of two training steps (dropout on): bitwise equal?"""
+    from wtal.config.sections import TrainingSettings, read_section
     from wtal.training.step import make_optimizers, train_step
 
     shape = TrainShape("cpu_config", "config/synthetic_cpu.yaml", 512, 16 if ctx.quick else 128)
@@ -428,7 +425,7 @@ def item_reproducibility(ctx: Context) -> tuple[dict[str, Any], str]:
         vlc.load_state_dict(start[1])
         for p in (*tsm.parameters(), *vlc.parameters()):
             p.grad = None  # the "whole" VLC clipping reads the other step's stale gradients
-        optimizers = make_optimizers(tsm, vlc, config)
+        optimizers = make_optimizers(tsm, vlc, read_section(config, TrainingSettings))
         torch.manual_seed(1)  # every device's generator: the dropout draws
         rng = np.random.default_rng(1)
         losses = [train_step(tsm, vlc, optimizers, x, y, sentences, config, rng, i) for i in (1, 2)]
@@ -456,8 +453,8 @@ def i3d_models(ctx: Context) -> tuple[dict[str, torch.nn.Module], str]:
     from extract.i3d import InceptionI3d, for_inference
 
     if ctx.i3d_cache is not None:
-        from extract.features import load_models
-        from extract.weights import KINETICS_RGB_CACHE_NAME
+        from extract.i3d_source import KINETICS_RGB_CACHE_NAME
+        from extract.segments import load_models
 
         if (ctx.i3d_cache / KINETICS_RGB_CACHE_NAME).is_file():
             import warnings
@@ -617,7 +614,8 @@ def item_tvl1_epe(ctx: Context) -> tuple[dict[str, Any], str]:
         return missing_tvl1()
     import cv2
 
-    from extract.flow import BOUND, PRESETS, create_tvl1
+    from extract.flow import create_tvl1
+    from extract.presets import FLOW_BOUND, PRESETS
 
     params_type, flow = api
     pairs, side = (2, 64) if ctx.quick else (8, 256)
@@ -636,8 +634,9 @@ def item_tvl1_epe(ctx: Context) -> tuple[dict[str, Any], str]:
         reference = solver.calc(frames[i], frames[i + 1], None)
         opencv_s = time.perf_counter() - start
         diff = np.linalg.norm(ours[i] - reference, axis=2)
+        bound = FLOW_BOUND
         clipped = np.linalg.norm(
-            np.clip(ours[i], -BOUND, BOUND) - np.clip(reference, -BOUND, BOUND), axis=2
+            np.clip(ours[i], -bound, bound) - np.clip(reference, -bound, bound), axis=2
         )
         row = {
             "epe_mean": float(diff.mean()),
@@ -673,7 +672,7 @@ def item_flow_throughput(ctx: Context) -> tuple[dict[str, Any], str]:
     api = tvl1_api()
     if api is None:
         return missing_tvl1()
-    from extract.flow import PRESETS
+    from extract.presets import PRESETS
 
     params_type, flow = api
     params = params_type.from_opencv(PRESETS["standard"])
