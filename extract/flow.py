@@ -3,7 +3,7 @@
 Two implementations of one algorithm (``backend``): ``opencv``, OpenCV contrib's
 DualTVL1OpticalFlow on worker threads (the published protocol), and ``torch``, the same
 algorithm in PyTorch (:mod:`extract.tvl1`), batched over frame pairs on any device; ``auto``
-is torch on CUDA and OpenCV elsewhere (on a CPU, OpenCV is the faster: README).
+is torch on CUDA and OpenCV elsewhere (on a CPU, OpenCV is the faster: docs/results.md).
 
 Field ``k`` is the flow from frame ``k`` to ``k + 1`` on grayscale frames; ``N`` frames give
 ``N - 1`` fields and the last field is repeated so there is one per frame (a one-frame video

@@ -25,7 +25,7 @@ FEATURE_DIM = 1024
 FLOW_BOUND = 20.0
 
 #: TV-L1 parameter sets. ``standard`` is OpenCV's defaults: the protocol of the published
-#: features. ``fast`` trades accuracy for speed (measured in the README).
+#: features. ``fast`` trades accuracy for speed (measured in docs/results.md).
 PRESETS: dict[str, dict[str, Any]] = {
     "standard": {},
     "fast": {"nscales": 3, "warps": 2, "innnerIterations": 15, "outerIterations": 5},

