@@ -282,7 +282,8 @@ def test_a_video_target_outside_the_plan_names_the_plan(tmp_path):
 
 
 #: Python that parses the workflow with the config file named by its first argument and
-#: holds it as ``workflow`` (inside the API's context: append code at that indentation).
+#: holds it as ``workflow`` (its API handle as ``api_workflow``; inside the API's context:
+#: append code at that indentation).
 LOAD_WORKFLOW = """
 import json, sys
 from pathlib import Path
@@ -290,14 +291,15 @@ from snakemake.api import SnakemakeApi
 from snakemake.settings.types import (ConfigSettings, OutputSettings, ResourceSettings,
                                       StorageSettings)
 with SnakemakeApi(OutputSettings()) as api:
-    workflow = api.workflow(
+    api_workflow = api.workflow(
         resource_settings=ResourceSettings(cores=1),
         config_settings=ConfigSettings(configfiles=[Path(sys.argv[1])],
                                        replace_workflow_config=True),
         storage_settings=StorageSettings(),
         snakefile=Path("Snakefile"),
         workdir=Path.cwd(),
-    )._workflow
+    )
+    workflow = api_workflow._workflow
 """
 PROBE = (
     LOAD_WORKFLOW

@@ -10,30 +10,19 @@ import re
 import subprocess
 import sys
 
-from tests.workflow.test_extraction_jobs import VIDEOS, write_plan
+from tests.workflow.test_extraction_jobs import LOAD_WORKFLOW, VIDEOS, write_plan
 from tests.workflow.test_workflow import ROOT
 
 #: Python that parses the workflow with the config file named by its first argument, checks
 #: what the workflow reads and the type it expects (then again after a dry run with
 #: --forcerun flow, the moment common.smk reads the DAG's forced rules and files) and prints
 #: the findings.
-PROBE = """
-import json, os, sys
-from collections.abc import Mapping
-from pathlib import Path
-from snakemake.api import SnakemakeApi
-from snakemake.settings.types import (ConfigSettings, DAGSettings, OutputSettings,
-                                      ResourceSettings, StorageSettings)
-with SnakemakeApi(OutputSettings()) as api:
-    api_workflow = api.workflow(
-        resource_settings=ResourceSettings(cores=1),
-        config_settings=ConfigSettings(configfiles=[Path(sys.argv[1])],
-                                       replace_workflow_config=True),
-        storage_settings=StorageSettings(),
-        snakefile=Path("Snakefile"),
-        workdir=Path.cwd(),
-    )
-    workflow = api_workflow._workflow
+PROBE = (
+    LOAD_WORKFLOW
+    + """
+    import os
+    from collections.abc import Mapping
+    from snakemake.settings.types import DAGSettings
     settings = workflow.config_settings
     facts = {
         "basedir": isinstance(workflow.basedir, str) and workflow.basedir,
@@ -54,6 +43,7 @@ with SnakemakeApi(OutputSettings()) as api:
     facts["redo"] = json.loads(os.environ["WTAL_REDO"])
     print("FACTS", json.dumps(facts))
 """
+)
 
 
 def test_the_internals_the_workflow_reads_are_there_with_their_types(tmp_path):
